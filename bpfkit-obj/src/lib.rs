@@ -1,0 +1,3 @@
+//! bpfkit-obj
+pub mod uapi;
+pub mod insn;
