@@ -1,1 +1,271 @@
-fn main() {}
+//! `bpfkit`: load and inspect eBPF objects.
+//!
+//! ```text
+//! bpfkit load OBJECT [--pin DIR] [--json] [--log-level N]
+//! bpfkit inspect OBJECT [--disasm]
+//! ```
+
+mod json;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use bpfkit::programs::ProgramError;
+use bpfkit::{EbpfLoader, VerifierLogLevel};
+use bpfkit_obj::Object;
+
+use json::Json;
+
+const USAGE: &str = "usage:
+  bpfkit load OBJECT [--pin DIR] [--json] [--log-level N]
+      create the object's maps and load every program (no attach); exit 0 only if all loaded.
+      --pin DIR   pin programs at DIR/<program> and maps at DIR/maps/<map> (DIR on a bpffs)
+      --json      one JSON document instead of text
+      --log-level verifier log level (1 debug, 2 verbose, 4 stats) for every load
+  bpfkit inspect OBJECT [--disasm]
+      programs, maps and relocations of the object, without the kernel";
+
+/// How many lines of a verifier log `load` prints for a program that failed.
+const LOG_TAIL_LINES: usize = 20;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("load") => parse_load(&args[1..]).and_then(|opts| load(&opts)),
+        Some("inspect") => parse_inspect(&args[1..]).and_then(|(path, disasm)| inspect(&path, disasm)),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(true)
+        }
+        _ => Err(format!("expected a command\n{USAGE}")),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(message) => {
+            eprintln!("bpfkit: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+struct LoadOptions {
+    object: PathBuf,
+    pin: Option<PathBuf>,
+    json: bool,
+    log_level: VerifierLogLevel,
+}
+
+fn parse_load(args: &[String]) -> Result<LoadOptions, String> {
+    let mut options = LoadOptions { object: PathBuf::new(), pin: None, json: false, log_level: VerifierLogLevel::empty() };
+    let mut object = None;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--json" => options.json = true,
+            "--pin" => options.pin = Some(PathBuf::from(args.next().ok_or("--pin needs a directory")?)),
+            "--log-level" => {
+                let level: u32 = args.next().and_then(|v| v.parse().ok()).ok_or("--log-level needs a number")?;
+                options.log_level = VerifierLogLevel::from_bits(level).ok_or(format!("unknown log level {level}"))?;
+            }
+            flag if flag.starts_with('-') => return Err(format!("unknown option {flag}\n{USAGE}")),
+            path if object.is_none() => object = Some(PathBuf::from(path)),
+            extra => return Err(format!("unexpected argument {extra}\n{USAGE}")),
+        }
+    }
+    options.object = object.ok_or(format!("load needs an object file\n{USAGE}"))?;
+    Ok(options)
+}
+
+fn parse_inspect(args: &[String]) -> Result<(PathBuf, bool), String> {
+    let mut disasm = false;
+    let mut object = None;
+    for arg in args {
+        match arg.as_str() {
+            "--disasm" => disasm = true,
+            flag if flag.starts_with('-') => return Err(format!("unknown option {flag}\n{USAGE}")),
+            path if object.is_none() => object = Some(PathBuf::from(path)),
+            extra => return Err(format!("unexpected argument {extra}\n{USAGE}")),
+        }
+    }
+    Ok((object.ok_or(format!("inspect needs an object file\n{USAGE}"))?, disasm))
+}
+
+/// One program's outcome in `load`.
+struct ProgramReport {
+    name: String,
+    section: String,
+    type_name: String,
+    instructions: usize,
+    result: Result<&'static str, String>,
+    log_tail: Vec<String>,
+}
+
+fn load(options: &LoadOptions) -> Result<bool, String> {
+    let mut loader = EbpfLoader::new().autoload(false).verifier_log_level(options.log_level);
+    if let Some(pin) = &options.pin {
+        loader = loader.pin_path(pin.join("maps"));
+        std::fs::create_dir_all(pin.join("maps")).map_err(|e| format!("creating {}: {e}", pin.join("maps").display()))?;
+    }
+    let mut ebpf = loader.load_file(&options.object).map_err(|e| format!("{}: {e}", options.object.display()))?;
+
+    let names: Vec<(String, bool)> = ebpf
+        .object()
+        .programs
+        .iter()
+        .map(|p| (p.name.clone(), p.section.as_ref().is_none_or(|s| s.autoload)))
+        .collect();
+    let mut reports = Vec::new();
+    for (name, autoload) in names {
+        let result = if autoload { ebpf.load_program(&name).map(|()| "loaded") } else { Ok("skipped (not autoload)") };
+        let program = ebpf.program(&name).ok_or_else(|| format!("program {name} vanished"))?;
+        let data = program.data();
+        let mut report = ProgramReport {
+            name: name.clone(),
+            section: data.section_name().to_string(),
+            type_name: program.type_name(),
+            instructions: data.instruction_count(),
+            result: Ok("loaded"),
+            log_tail: Vec::new(),
+        };
+        report.result = match result {
+            Ok(state) => Ok(state),
+            Err(err) => {
+                if let ProgramError::Verifier(verifier) = &err {
+                    let lines: Vec<&str> = verifier.log().lines().collect();
+                    report.log_tail = lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].iter().map(|l| l.to_string()).collect();
+                }
+                Err(err.to_string())
+            }
+        };
+        if let (Some(pin), Ok("loaded")) = (&options.pin, &report.result) {
+            if let Err(err) = data.pin(pin.join(&name)) {
+                report.result = Err(format!("loaded, but pinning failed: {err}"));
+            }
+        }
+        reports.push(report);
+    }
+    if let Some(pin) = &options.pin {
+        for (name, map) in ebpf.maps() {
+            let path = pin.join("maps").join(name);
+            // Maps pinned by name were pinned (or reused) by the loader already.
+            if !path.exists() {
+                map.pin(&path).map_err(|e| format!("pinning map {name} at {}: {e}", path.display()))?;
+            }
+        }
+    }
+
+    let all_loaded = reports.iter().all(|r| r.result.is_ok());
+    if options.json {
+        print_load_json(&options.object, &reports, all_loaded);
+    } else {
+        print_load_text(&reports);
+    }
+    Ok(all_loaded)
+}
+
+fn print_load_text(reports: &[ProgramReport]) {
+    let width = reports.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
+    let section_width = reports.iter().map(|r| r.section.len()).max().unwrap_or(7).max(7);
+    println!("{:<width$}  {:<section_width$}  {:<30}  {:>6}  RESULT", "NAME", "SECTION", "TYPE", "INSNS");
+    for r in reports {
+        let result = match &r.result {
+            Ok(state) => state.to_string(),
+            Err(err) => format!("FAILED: {}", err.lines().next().unwrap_or("")),
+        };
+        println!("{:<width$}  {:<section_width$}  {:<30}  {:>6}  {result}", r.name, r.section, r.type_name, r.instructions);
+    }
+    for r in reports.iter().filter(|r| r.result.is_err()) {
+        println!("\n{}: {}", r.name, r.result.as_ref().err().map(String::as_str).unwrap_or(""));
+        if !r.log_tail.is_empty() {
+            println!("--- verifier log (last {} lines) ---", r.log_tail.len());
+            for line in &r.log_tail {
+                println!("{line}");
+            }
+        }
+    }
+}
+
+fn print_load_json(object: &Path, reports: &[ProgramReport], all_loaded: bool) {
+    let programs = reports
+        .iter()
+        .map(|r| {
+            Json::object([
+                ("name", Json::str(&r.name)),
+                ("section", Json::str(&r.section)),
+                ("type", Json::str(&r.type_name)),
+                ("instructions", Json::Number(r.instructions as i64)),
+                ("loaded", Json::Bool(r.result.as_ref().is_ok_and(|s| *s == "loaded"))),
+                ("result", Json::str(match &r.result {
+                    Ok(state) => state,
+                    Err(err) => err,
+                })),
+                ("verifier_log_tail", Json::Array(r.log_tail.iter().map(|l| Json::str(l)).collect())),
+            ])
+        })
+        .collect();
+    let doc = Json::object([
+        ("object", Json::str(&object.display().to_string())),
+        ("ok", Json::Bool(all_loaded)),
+        ("programs", Json::Array(programs)),
+    ]);
+    println!("{doc}");
+}
+
+fn inspect(path: &Path, disasm: bool) -> Result<bool, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let object = Object::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("object: {}  license: {:?}  kernel version: {}", path.display(), object.license, object
+        .kernel_version
+        .map(|v| format!("{}.{}.{}", v >> 16, (v >> 8) & 0xff, v & 0xff))
+        .unwrap_or_else(|| "-".to_string()));
+    println!("\nprograms:");
+    for program in &object.programs {
+        let (type_name, attach, autoload) = match &program.section {
+            Some(def) => (
+                bpfkit_obj::uapi::prog_type::name(def.prog_type).unwrap_or("?").to_string(),
+                def.expected_attach_type.and_then(bpfkit_obj::uapi::attach_type::name).unwrap_or("-").to_string(),
+                def.autoload,
+            ),
+            None => ("unknown section".to_string(), "-".to_string(), false),
+        };
+        println!(
+            "  {:<24} section {:<28} {:<28} attach {:<24} insns {:<5}{}",
+            program.name,
+            program.section_name,
+            type_name,
+            attach,
+            program.instructions.len(),
+            if autoload { "" } else { " (not autoload)" }
+        );
+        if disasm {
+            match object.link_program(&program.name) {
+                Ok(linked) => {
+                    for line in bpfkit_obj::insn::disasm::disassemble(&linked.instructions) {
+                        println!("      {line}");
+                    }
+                }
+                Err(err) => println!("      (cannot link: {err})"),
+            }
+        }
+    }
+    println!("\nmaps:");
+    for map in &object.maps {
+        println!(
+            "  {:<24} {:<34} key {:<4} value {:<6} max_entries {:<8} flags {:#x}{}{}",
+            map.name,
+            bpfkit_obj::uapi::map_type::name(map.map_type).unwrap_or("?"),
+            map.key_size,
+            map.value_size,
+            map.max_entries,
+            map.map_flags,
+            if map.pinning == bpfkit_obj::Pinning::ByName { "  pinned by name" } else { "" },
+            map.inner.as_ref().map(|i| format!("  inner {}", bpfkit_obj::uapi::map_type::name(i.map_type).unwrap_or("?"))).unwrap_or_default(),
+        );
+    }
+    println!("\nrelocations:");
+    for reloc in object.relocations() {
+        println!("  {reloc}");
+    }
+    Ok(true)
+}
