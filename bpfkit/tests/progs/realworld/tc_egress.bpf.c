@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: (MIT OR Apache-2.0)
+/* libbpf-bootstrap's "tc" on egress: logs IPv4 packets. Written against vmlinux.h, whose types
+ * carry preserve_access_index, so even `skb->data` is a CO-RE field relocation.
+ * bpfkit-needs: core */
+#include "vmlinux.h"
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#define TC_ACT_OK 0
+#define ETH_P_IP 0x0800
+
+SEC("tc")
+int tc_egress(struct __sk_buff *ctx)
+{
+	void *data_end = (void *)(__u64)ctx->data_end;
+	void *data = (void *)(__u64)ctx->data;
+	struct ethhdr *l2;
+	struct iphdr *l3;
+
+	if (ctx->protocol != bpf_htons(ETH_P_IP))
+		return TC_ACT_OK;
+	l2 = data;
+	if ((void *)(l2 + 1) > data_end)
+		return TC_ACT_OK;
+	l3 = (struct iphdr *)(l2 + 1);
+	if ((void *)(l3 + 1) > data_end)
+		return TC_ACT_OK;
+	bpf_printk("egress IPv4: tot_len %d, ttl %d", bpf_ntohs(l3->tot_len), l3->ttl);
+	return TC_ACT_OK;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
