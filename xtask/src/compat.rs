@@ -81,15 +81,15 @@ fn run_quiet(command: &mut Command) -> Result<String, String> {
 
 /// The last line of a tool's error output that says something.
 fn last_meaningful_line(text: &str) -> String {
+    const NOISE: [&str; 4] = [
+        "Warning:",
+        "If it used to work",
+        "libbpf: failed to load object",
+        "Error: failed to",
+    ];
     text.lines()
         .map(str::trim)
-        .filter(|l| {
-            !l.is_empty() && !l.starts_with("Warning:") && !l.starts_with("If it used to work")
-        })
-        .filter(|l| {
-            !l.starts_with("libbpf: failed to load object") && !l.starts_with("Error: failed to")
-        })
-        .next_back()
+        .rfind(|line| !line.is_empty() && !NOISE.iter().any(|noise| line.starts_with(noise)))
         .unwrap_or("failed")
         .to_string()
 }
