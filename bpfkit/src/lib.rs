@@ -1,1 +1,2 @@
 //! bpfkit
+pub mod sys;
