@@ -127,6 +127,24 @@ impl<'a> MapHandle<'a> {
         })
     }
 
+    /// Builds a handle from sizes that bpfkit read from the kernel for this fd earlier (the
+    /// maps module caches them in `MapData`).
+    pub(crate) fn from_trusted_parts(
+        fd: BorrowedFd<'a>,
+        map_type: u32,
+        key_size: u32,
+        value_size: u32,
+        value_buffer_size: usize,
+    ) -> MapHandle<'a> {
+        MapHandle {
+            fd,
+            map_type,
+            key_size,
+            value_size,
+            value_buffer_size,
+        }
+    }
+
     /// The map fd.
     pub fn fd(&self) -> BorrowedFd<'a> {
         self.fd

@@ -27,7 +27,7 @@ mod syscall;
 pub mod uapi;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use link::{
     link_create, link_detach, link_update, prog_attach, prog_detach, prog_query, LinkCreate,
@@ -38,6 +38,7 @@ pub use map::{
     map_lookup_and_delete_batch, map_lookup_and_delete_elem, map_lookup_batch, map_lookup_elem,
     map_update_batch, map_update_elem, BatchResult, MapCreate, MapHandle,
 };
+pub(crate) use map::{is_per_cpu, per_cpu_stride};
 pub use misc::{
     attach_socket_filter, bump_memlock_rlimit, detach_socket_filter, ifindex, possible_cpus,
 };
