@@ -1,0 +1,584 @@
+//! Typed access to BPF maps.
+//!
+//! [`MapData`] is the shared handle to one kernel map (its fd plus what the kernel says about
+//! it). The typed views check the map type and the key/value sizes once, when they are built,
+//! and then move `Pod` keys and values in and out:
+//!
+//! | view | map types |
+//! |------|-----------|
+//! | [`HashMap`] | `BPF_MAP_TYPE_HASH`, `BPF_MAP_TYPE_LRU_HASH` |
+//! | [`LruHashMap`] | `BPF_MAP_TYPE_LRU_HASH` |
+//! | [`PerCpuHashMap`] | `BPF_MAP_TYPE_PERCPU_HASH`, `BPF_MAP_TYPE_LRU_PERCPU_HASH` |
+//! | [`LruPerCpuHashMap`] | `BPF_MAP_TYPE_LRU_PERCPU_HASH` |
+//! | [`Array`] | `BPF_MAP_TYPE_ARRAY` |
+//! | [`PerCpuArray`] | `BPF_MAP_TYPE_PERCPU_ARRAY` |
+//!
+//! Every view is generic over `T: Borrow<MapData>`, so it can borrow a map (`&MapData`,
+//! `&mut MapData`) or own it (`MapData`):
+//!
+//! ```no_run
+//! use bpfkit::maps::{HashMap, MapData};
+//! use bpfkit::sys::MapCreate;
+//! use bpfkit_obj::uapi::map_type::BPF_MAP_TYPE_HASH;
+//!
+//! let data = MapData::create(&MapCreate {
+//!     map_type: BPF_MAP_TYPE_HASH, key_size: 4, value_size: 8, max_entries: 1024,
+//!     name: "counts", ..Default::default()
+//! })?;
+//! let counts: HashMap<_, u32, u64> = HashMap::try_from(&data)?;
+//! counts.insert(&6, &1)?;
+//! assert_eq!(counts.get(&6)?, Some(1));
+//! for entry in counts.iter() {
+//!     let (port, count) = entry?;
+//!     println!("{port}: {count}");
+//! }
+//! # Ok::<(), bpfkit::maps::MapError>(())
+//! ```
+
+/// `TryFrom<&MapData>`, `TryFrom<&mut MapData>` and `TryFrom<MapData>` for a typed view with
+/// a checking `new` constructor.
+macro_rules! try_from_map_data {
+    ($ty:ident < $($g:ident),* >) => {
+        impl<'a, $($g: Pod),*> TryFrom<&'a MapData> for $ty<&'a MapData, $($g),*> {
+            type Error = MapError;
+            fn try_from(map: &'a MapData) -> Result<Self, MapError> {
+                Self::new(map)
+            }
+        }
+        impl<'a, $($g: Pod),*> TryFrom<&'a mut MapData> for $ty<&'a mut MapData, $($g),*> {
+            type Error = MapError;
+            fn try_from(map: &'a mut MapData) -> Result<Self, MapError> {
+                Self::new(map)
+            }
+        }
+        impl<$($g: Pod),*> TryFrom<MapData> for $ty<MapData, $($g),*> {
+            type Error = MapError;
+            fn try_from(map: MapData) -> Result<Self, MapError> {
+                Self::new(map)
+            }
+        }
+    };
+}
+
+mod array;
+mod hash_map;
+mod per_cpu;
+
+#[cfg(test)]
+mod tests;
+
+use std::borrow::Borrow;
+use std::io;
+use std::marker::PhantomData;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+
+use bpfkit_obj::uapi::map_type;
+
+use crate::pod::{bytes_of, read_pod, Pod};
+use crate::sys::uapi::consts::{BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST};
+use crate::sys::{self, MapCreate, MapHandle, MapInfo, SyscallError};
+
+pub use array::{Array, PerCpuArray};
+pub use hash_map::{HashMap, LruHashMap, LruPerCpuHashMap, PerCpuHashMap};
+pub use per_cpu::PerCpuValues;
+
+/// Errors of the maps API.
+#[derive(Debug, thiserror::Error)]
+pub enum MapError {
+    /// The map is not of a type this view handles.
+    #[error("map `{name}` is a {actual}, expected {expected}")]
+    WrongMapType {
+        /// The map's name.
+        name: String,
+        /// The accepted type(s).
+        expected: &'static str,
+        /// The map's type.
+        actual: String,
+    },
+    /// The map's key size differs from the key type's size.
+    #[error("map `{name}` has {map_size}-byte keys but `{type_name}` is {type_size} bytes")]
+    KeySizeMismatch {
+        /// The map's name.
+        name: String,
+        /// Key size of the map.
+        map_size: u32,
+        /// The Rust key type.
+        type_name: &'static str,
+        /// Its size.
+        type_size: usize,
+    },
+    /// The map's value size differs from the value type's size.
+    #[error("map `{name}` has {map_size}-byte values but `{type_name}` is {type_size} bytes")]
+    ValueSizeMismatch {
+        /// The map's name.
+        name: String,
+        /// Value size of the map.
+        map_size: u32,
+        /// The Rust value type.
+        type_name: &'static str,
+        /// Its size.
+        type_size: usize,
+    },
+    /// An array index at or beyond `max_entries`.
+    #[error("index {index} is out of bounds for map `{name}` with {max_entries} entries")]
+    OutOfBounds {
+        /// The map's name.
+        name: String,
+        /// The index.
+        index: u32,
+        /// The map's capacity.
+        max_entries: u32,
+    },
+    /// A per-CPU value does not have one entry per possible CPU.
+    #[error("per-CPU value has {actual} entries, this machine has {expected} possible CPUs")]
+    PerCpuCountMismatch {
+        /// Possible CPUs.
+        expected: usize,
+        /// Entries given.
+        actual: usize,
+    },
+    /// Batch inputs of different lengths.
+    #[error("batch has {keys} keys but {values} values")]
+    BatchLengthMismatch {
+        /// Number of keys.
+        keys: usize,
+        /// Number of values.
+        values: usize,
+    },
+    /// The kernel returned data of an unexpected size.
+    #[error("map `{name}`: kernel returned {actual} bytes where {expected} were expected")]
+    UnexpectedSize {
+        /// The map's name.
+        name: String,
+        /// Expected bytes.
+        expected: usize,
+        /// Received bytes.
+        actual: usize,
+    },
+    /// Reading `/sys/devices/system/cpu/possible` failed.
+    #[error("cannot read the possible CPUs: {0}")]
+    PossibleCpus(#[source] io::Error),
+    /// A `bpf(2)` command failed.
+    #[error(transparent)]
+    Syscall(#[from] SyscallError),
+}
+
+bitflags::bitflags! {
+    /// Flags of an element update. The empty set is `BPF_ANY` (create or replace).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct UpdateFlags: u64 {
+        /// Only create: fail with `EEXIST` if the key exists (`BPF_NOEXIST`).
+        const NO_EXIST = BPF_NOEXIST;
+        /// Only replace: fail with `ENOENT` if the key is missing (`BPF_EXIST`).
+        const EXIST = BPF_EXIST;
+        /// Copy under the value's `bpf_spin_lock` (`BPF_F_LOCK`).
+        const LOCK = BPF_F_LOCK;
+    }
+}
+
+/// The shared handle to a kernel map: its fd and the properties the kernel reports for it.
+#[derive(Debug)]
+pub struct MapData {
+    fd: OwnedFd,
+    info: MapInfo,
+    value_buffer_size: usize,
+}
+
+impl MapData {
+    /// Creates a map.
+    pub fn create(attr: &MapCreate<'_>) -> Result<MapData, MapError> {
+        MapData::from_fd(sys::map_create(attr)?)
+    }
+
+    /// Wraps an existing map fd, reading its properties from the kernel.
+    pub fn from_fd(fd: OwnedFd) -> Result<MapData, MapError> {
+        let info = sys::map_info(fd.as_fd())?;
+        let value_buffer_size = if sys::is_per_cpu(info.map_type) {
+            let cpus = sys::possible_cpus().map_err(MapError::PossibleCpus)?;
+            sys::per_cpu_stride(info.value_size).saturating_mul(cpus)
+        } else {
+            info.value_size as usize
+        };
+        Ok(MapData {
+            fd,
+            info,
+            value_buffer_size,
+        })
+    }
+
+    /// Opens a map pinned on a bpffs.
+    pub fn from_pin(path: impl AsRef<Path>) -> Result<MapData, MapError> {
+        MapData::from_fd(sys::obj_get(path.as_ref(), 0)?)
+    }
+
+    /// Opens a map by its kernel id.
+    pub fn from_id(id: u32) -> Result<MapData, MapError> {
+        MapData::from_fd(sys::map_get_fd_by_id(id)?)
+    }
+
+    /// Pins the map at `path` on a bpffs.
+    pub fn pin(&self, path: impl AsRef<Path>) -> Result<(), MapError> {
+        Ok(sys::obj_pin(self.fd.as_fd(), path.as_ref())?)
+    }
+
+    /// The map fd.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// What the kernel reported when the map was opened (type, id, sizes, flags, name).
+    pub fn info(&self) -> &MapInfo {
+        &self.info
+    }
+
+    /// The map's name (at most 15 bytes, as the kernel stores it).
+    pub fn name(&self) -> &str {
+        &self.info.name
+    }
+
+    /// `BPF_MAP_TYPE_*`.
+    pub fn map_type(&self) -> u32 {
+        self.info.map_type
+    }
+
+    /// Key size in bytes.
+    pub fn key_size(&self) -> u32 {
+        self.info.key_size
+    }
+
+    /// Value size in bytes (one CPU's slot for per-CPU maps).
+    pub fn value_size(&self) -> u32 {
+        self.info.value_size
+    }
+
+    /// Capacity.
+    pub fn max_entries(&self) -> u32 {
+        self.info.max_entries
+    }
+
+    /// `BPF_F_*` map flags.
+    pub fn map_flags(&self) -> u32 {
+        self.info.map_flags
+    }
+
+    /// Makes the map read-only for user space (`BPF_MAP_FREEZE`).
+    pub fn freeze(&self) -> Result<(), MapError> {
+        Ok(sys::map_freeze(self.fd.as_fd())?)
+    }
+
+    /// The handle the element commands take.
+    pub fn handle(&self) -> MapHandle<'_> {
+        MapHandle::from_trusted_parts(
+            self.fd.as_fd(),
+            self.info.map_type,
+            self.info.key_size,
+            self.info.value_size,
+            self.value_buffer_size,
+        )
+    }
+
+    /// Bytes of one value as copied by the kernel (all CPUs for per-CPU maps).
+    pub(crate) fn value_buffer_size(&self) -> usize {
+        self.value_buffer_size
+    }
+
+    /// Checks the map type and sizes for a typed view.
+    pub(crate) fn check<K, V>(
+        &self,
+        accepted: &[u32],
+        expected: &'static str,
+        key_size: Option<usize>,
+    ) -> Result<(), MapError> {
+        if !accepted.contains(&self.info.map_type) {
+            return Err(MapError::WrongMapType {
+                name: self.info.name.clone(),
+                expected,
+                actual: map_type_name(self.info.map_type),
+            });
+        }
+        if let Some(size) = key_size {
+            if size != self.info.key_size as usize {
+                return Err(MapError::KeySizeMismatch {
+                    name: self.info.name.clone(),
+                    map_size: self.info.key_size,
+                    type_name: std::any::type_name::<K>(),
+                    type_size: size,
+                });
+            }
+        }
+        let value_size = std::mem::size_of::<V>();
+        if value_size != self.info.value_size as usize {
+            return Err(MapError::ValueSizeMismatch {
+                name: self.info.name.clone(),
+                map_size: self.info.value_size,
+                type_name: std::any::type_name::<V>(),
+                type_size: value_size,
+            });
+        }
+        Ok(())
+    }
+
+    /// Looks up raw key bytes; `None` when absent.
+    pub(crate) fn lookup_bytes(&self, key: &[u8], flags: u64) -> Result<Option<Vec<u8>>, MapError> {
+        let mut value = vec![0u8; self.value_buffer_size];
+        if sys::map_lookup_elem(&self.handle(), Some(key), &mut value, flags)? {
+            Ok(Some(value))
+        } else {
+            Ok(None)
+        }
+    }
+
+    pub(crate) fn update_bytes(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        flags: u64,
+    ) -> Result<(), MapError> {
+        Ok(sys::map_update_elem(
+            &self.handle(),
+            Some(key),
+            value,
+            flags,
+        )?)
+    }
+
+    pub(crate) fn delete_bytes(&self, key: &[u8]) -> Result<bool, MapError> {
+        Ok(sys::map_delete_elem(&self.handle(), key)?)
+    }
+}
+
+impl AsFd for MapData {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+fn map_type_name(value: u32) -> String {
+    map_type::name(value).map_or_else(|| format!("map type {value}"), str::to_owned)
+}
+
+/// Decodes one value from the bytes the kernel copied.
+pub(crate) type Decode<V> = fn(&str, &[u8]) -> Result<V, MapError>;
+
+pub(crate) fn decode_pod<V: Pod>(name: &str, bytes: &[u8]) -> Result<V, MapError> {
+    read_pod(bytes).ok_or_else(|| MapError::UnexpectedSize {
+        name: name.to_owned(),
+        expected: std::mem::size_of::<V>(),
+        actual: bytes.len(),
+    })
+}
+
+/// Iterator over the keys of a hash map, built on `BPF_MAP_GET_NEXT_KEY`.
+///
+/// If the key the iterator stands on is deleted concurrently, the kernel restarts the walk from
+/// the first key (that is how hash maps define "next" of a missing key), so a concurrent delete
+/// can make keys appear twice but never stops the iteration with an error.
+pub struct MapKeys<'a, K> {
+    map: &'a MapData,
+    cursor: Option<Vec<u8>>,
+    done: bool,
+    _key: PhantomData<K>,
+}
+
+impl<'a, K: Pod> MapKeys<'a, K> {
+    pub(crate) fn new(map: &'a MapData) -> MapKeys<'a, K> {
+        MapKeys {
+            map,
+            cursor: None,
+            done: false,
+            _key: PhantomData,
+        }
+    }
+
+    fn next_bytes(&mut self) -> Option<Result<Vec<u8>, MapError>> {
+        if self.done {
+            return None;
+        }
+        let mut next = vec![0u8; self.map.key_size() as usize];
+        match sys::map_get_next_key(&self.map.handle(), self.cursor.as_deref(), &mut next) {
+            Ok(true) => {
+                self.cursor = Some(next.clone());
+                Some(Ok(next))
+            }
+            Ok(false) => {
+                self.done = true;
+                None
+            }
+            Err(err) => {
+                self.done = true;
+                Some(Err(err.into()))
+            }
+        }
+    }
+}
+
+impl<K: Pod> Iterator for MapKeys<'_, K> {
+    type Item = Result<K, MapError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let bytes = self.next_bytes()?;
+        Some(bytes.and_then(|b| decode_pod(self.map.name(), &b)))
+    }
+}
+
+/// Iterator over the entries of a hash map: keys from [`MapKeys`], each looked up in turn.
+/// An entry deleted between the two steps is skipped.
+pub struct MapIter<'a, K, V> {
+    keys: MapKeys<'a, K>,
+    decode: Decode<V>,
+}
+
+impl<'a, K: Pod, V> MapIter<'a, K, V> {
+    pub(crate) fn new(map: &'a MapData, decode: Decode<V>) -> MapIter<'a, K, V> {
+        MapIter {
+            keys: MapKeys::new(map),
+            decode,
+        }
+    }
+}
+
+impl<K: Pod, V> Iterator for MapIter<'_, K, V> {
+    type Item = Result<(K, V), MapError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let key_bytes = match self.keys.next_bytes()? {
+                Ok(bytes) => bytes,
+                Err(err) => return Some(Err(err)),
+            };
+            let map = self.keys.map;
+            let result = map.lookup_bytes(&key_bytes, 0).and_then(|value| {
+                value
+                    .map(|v| {
+                        let key = decode_pod::<K>(map.name(), &key_bytes)?;
+                        Ok((key, (self.decode)(map.name(), &v)?))
+                    })
+                    .transpose()
+            });
+            match result {
+                Ok(Some(entry)) => return Some(Ok(entry)),
+                Ok(None) => continue, // deleted since we saw its key
+                Err(err) => {
+                    self.keys.done = true;
+                    return Some(Err(err));
+                }
+            }
+        }
+    }
+}
+
+/// Raw output of a batch walk: `count` keys and values, back to back.
+pub(crate) struct RawBatch {
+    pub(crate) keys: Vec<u8>,
+    pub(crate) values: Vec<u8>,
+    pub(crate) count: usize,
+}
+
+/// Walks the whole map with `BPF_MAP_LOOKUP_BATCH` (or the deleting variant).
+///
+/// Hash maps copy whole buckets, and answer `ENOSPC` when a bucket does not fit in `count`; the
+/// batch then doubles and retries from the same position.
+pub(crate) fn batch_walk(map: &MapData, delete: bool) -> Result<RawBatch, MapError> {
+    let handle = map.handle();
+    let key_size = map.key_size() as usize;
+    let value_size = map.value_buffer_size();
+    let token = sys::batch_token_size(&handle);
+    let mut chunk = map.max_entries().clamp(1, 4096);
+    let mut out = RawBatch {
+        keys: Vec::new(),
+        values: Vec::new(),
+        count: 0,
+    };
+    let mut in_batch: Option<Vec<u8>> = None;
+    loop {
+        let mut out_batch = vec![0u8; token];
+        let mut keys = vec![0u8; key_size.saturating_mul(chunk as usize)];
+        let mut values = vec![0u8; value_size.saturating_mul(chunk as usize)];
+        let call = if delete {
+            sys::map_lookup_and_delete_batch
+        } else {
+            sys::map_lookup_batch
+        };
+        let result = call(
+            &handle,
+            in_batch.as_deref(),
+            &mut out_batch,
+            &mut keys,
+            &mut values,
+            chunk,
+            0,
+            0,
+        );
+        let result = match result {
+            Ok(result) => result,
+            Err(err) if err.errno() == libc::ENOSPC && chunk < u32::MAX / 2 => {
+                chunk = chunk.saturating_mul(2);
+                continue;
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let n = result.count as usize;
+        out.keys
+            .extend_from_slice(keys.get(..n * key_size).unwrap_or_default());
+        out.values
+            .extend_from_slice(values.get(..n * value_size).unwrap_or_default());
+        out.count += n;
+        if result.done {
+            return Ok(out);
+        }
+        in_batch = Some(out_batch);
+    }
+}
+
+/// Decodes a raw batch into typed pairs.
+pub(crate) fn decode_batch<K: Pod, V>(
+    map: &MapData,
+    raw: &RawBatch,
+    decode: Decode<V>,
+) -> Result<Vec<(K, V)>, MapError> {
+    let key_size = map.key_size() as usize;
+    let value_size = map.value_buffer_size();
+    (0..raw.count)
+        .map(|i| {
+            let key = raw
+                .keys
+                .get(i * key_size..(i + 1) * key_size)
+                .unwrap_or_default();
+            let value = raw
+                .values
+                .get(i * value_size..(i + 1) * value_size)
+                .unwrap_or_default();
+            Ok((
+                decode_pod::<K>(map.name(), key)?,
+                decode(map.name(), value)?,
+            ))
+        })
+        .collect()
+}
+
+/// Number of elements as the kernel's `u32` count.
+pub(crate) fn batch_count(len: usize) -> Result<u32, MapError> {
+    u32::try_from(len).map_err(|_| {
+        MapError::Syscall(SyscallError::invalid(
+            "BPF_MAP_UPDATE_BATCH",
+            "more than 2^32 elements",
+        ))
+    })
+}
+
+/// Key bytes of a Pod key.
+pub(crate) fn key_bytes<K: Pod>(key: &K) -> &[u8] {
+    bytes_of(key)
+}
+
+/// Common constructor plumbing of the typed views.
+pub(crate) fn borrow_checked<T: Borrow<MapData>, K, V>(
+    inner: T,
+    accepted: &[u32],
+    expected: &'static str,
+    key_size: Option<usize>,
+) -> Result<T, MapError> {
+    inner.borrow().check::<K, V>(accepted, expected, key_size)?;
+    Ok(inner)
+}
