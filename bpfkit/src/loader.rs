@@ -382,10 +382,12 @@ impl Ebpf {
     /// Reads the global variable `name` from its data map.
     pub fn global<T: Pod>(&self, name: &str) -> Result<T, EbpfError> {
         let (map, offset) = self.global_location(name, std::mem::size_of::<T>())?;
-        let value = map.lookup_value_bytes(&0u32.to_ne_bytes()).map_err(|source| EbpfError::Map { name: name.to_string(), source })?;
+        let value = map.lookup_bytes(&0u32.to_ne_bytes(), 0).map_err(|source| EbpfError::Map { name: name.to_string(), source })?;
         value
+            .as_deref()
+            .unwrap_or_default()
             .get(offset..offset + std::mem::size_of::<T>())
-            .and_then(crate::pod::from_bytes::<T>)
+            .and_then(crate::pod::read_pod::<T>)
             .ok_or_else(|| EbpfError::UnknownGlobal { name: name.to_string() })
     }
 
@@ -393,10 +395,10 @@ impl Ebpf {
     pub fn set_global<T: Pod>(&self, name: &str, value: &T) -> Result<(), EbpfError> {
         let (map, offset) = self.global_location(name, std::mem::size_of::<T>())?;
         let map_err = |source| EbpfError::Map { name: name.to_string(), source };
-        let mut bytes = map.lookup_value_bytes(&0u32.to_ne_bytes()).map_err(map_err)?;
+        let mut bytes = map.lookup_bytes(&0u32.to_ne_bytes(), 0).map_err(map_err)?.unwrap_or_default();
         let slot = bytes.get_mut(offset..offset + std::mem::size_of::<T>()).ok_or_else(|| EbpfError::UnknownGlobal { name: name.to_string() })?;
         slot.copy_from_slice(crate::pod::bytes_of(value));
-        map.update_value_bytes(&0u32.to_ne_bytes(), &bytes).map_err(map_err)
+        map.update_bytes(&0u32.to_ne_bytes(), &bytes, 0).map_err(map_err)
     }
 
     fn global_location(&self, name: &str, size: usize) -> Result<(&MapData, usize), EbpfError> {
@@ -445,7 +447,7 @@ impl Ebpf {
                         })?;
                         let fd = inner_map.fd().as_raw_fd() as u32;
                         outer
-                            .update_value_bytes(&slot.to_ne_bytes(), &fd.to_ne_bytes())
+                            .update_bytes(&slot.to_ne_bytes(), &fd.to_ne_bytes(), 0)
                             .map_err(|source| EbpfError::Map { name: spec.name.clone(), source })?;
                     }
                     InitialValue::Program(program) => {
@@ -463,7 +465,7 @@ impl Ebpf {
         let fd = fd.as_raw_fd() as u32;
         for pending in self.pending_slots.iter().filter(|p| p.program == program) {
             let Some(map) = self.maps.get(pending.map_index).and_then(Option::as_ref) else { continue };
-            map.update_value_bytes(&pending.slot.to_ne_bytes(), &fd.to_ne_bytes()).map_err(|err| ProgramError::Unsupported {
+            map.update_bytes(&pending.slot.to_ne_bytes(), &fd.to_ne_bytes(), 0).map_err(|err| ProgramError::Unsupported {
                 name: program.to_string(),
                 feature: format!("its slot {} in prog array `{}`", pending.slot, self.object.maps[pending.map_index].name),
                 reason: err.to_string(),
@@ -590,7 +592,7 @@ fn create_map(spec: &MapSpec, object_name: &str, pin_dir: &Path) -> Result<Optio
         Err(err) => return Err(map_err(err)),
     };
     if let Some(data) = &spec.initial_data {
-        map.update_value_bytes(&0u32.to_ne_bytes(), data).map_err(map_err)?;
+        map.update_bytes(&0u32.to_ne_bytes(), data, 0).map_err(map_err)?;
     }
     if matches!(spec.kind, MapKind::Data(DataSection::Rodata)) || (matches!(spec.kind, MapKind::Data(_)) && spec.map_flags & BPF_F_RDONLY_PROG != 0) {
         // A frozen read-only map is a constant to the verifier: dead branches get pruned.
@@ -619,7 +621,7 @@ fn map_create_attr<'a>(spec: &MapSpec, name: &'a str, inner: Option<&'a MapData>
 
 /// A pinned map is reused only when it is the same kind of map (libbpf's rule).
 fn check_pinned_compatible(spec: &MapSpec, map: &MapData, path: &Path) -> Result<(), EbpfError> {
-    let info = map.info().map_err(|source| EbpfError::Map { name: spec.name.clone(), source })?;
+    let info = map.info();
     let mut differences = Vec::new();
     let mut compare = |what: &str, want: u32, have: u32| {
         if want != have {

@@ -164,6 +164,16 @@ pub enum MapError {
     Syscall(#[from] SyscallError),
 }
 
+impl MapError {
+    /// The errno of a failed syscall, if that is what this error is.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            MapError::Syscall(err) => Some(err.errno()),
+            _ => None,
+        }
+    }
+}
+
 bitflags::bitflags! {
     /// Flags of an element update. The empty set is `BPF_ANY` (create or replace).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

@@ -28,7 +28,8 @@ pub use test_run::{TestRunOptions, TestRunOutput};
 pub use verifier::VerifierError;
 pub use xdp::{Xdp, XdpFlags, XdpLink};
 
-use crate::sys::{self, NetlinkError, SyscallError};
+use crate::sys::netlink::NetlinkError;
+use crate::sys::{self, SyscallError};
 
 /// Errors from loading, attaching or running a program.
 #[derive(Debug, thiserror::Error)]
@@ -77,7 +78,7 @@ pub enum ProgramError {
         name: String,
         /// What went wrong.
         #[source]
-        source: bpfkit_obj::RelocationError,
+        source: std::io::Error, // TEMP
     },
     /// The program references a map that was not created (taken out of the collection, or a kind
     /// bpfkit cannot create yet).

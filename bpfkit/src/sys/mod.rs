@@ -23,6 +23,7 @@ mod misc;
 pub mod netlink;
 mod object;
 mod prog;
+mod release;
 mod syscall;
 pub mod uapi;
 
@@ -51,4 +52,5 @@ pub use prog::{
     btf_load, prog_load, prog_test_run, BtfLoadError, ProgLoad, ProgLoadError, TestRun,
     TestRunOutput,
 };
+pub use release::kernel_release;
 pub use syscall::{bpf, command_name, SyscallError};
