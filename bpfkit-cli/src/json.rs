@@ -76,8 +76,14 @@ mod tests {
     fn escapes_strings_and_nests() {
         let doc = Json::object([
             ("name", Json::str("a\"b\\c\nd\u{1}")),
-            ("list", Json::Array(vec![Json::Number(-3), Json::Bool(true)])),
+            (
+                "list",
+                Json::Array(vec![Json::Number(-3), Json::Bool(true)]),
+            ),
         ]);
-        assert_eq!(doc.to_string(), r#"{"name":"a\"b\\c\nd\u0001","list":[-3,true]}"#);
+        assert_eq!(
+            doc.to_string(),
+            r#"{"name":"a\"b\\c\nd\u0001","list":[-3,true]}"#
+        );
     }
 }

@@ -32,7 +32,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("load") => parse_load(&args[1..]).and_then(|opts| load(&opts)),
-        Some("inspect") => parse_inspect(&args[1..]).and_then(|(path, disasm)| inspect(&path, disasm)),
+        Some("inspect") => {
+            parse_inspect(&args[1..]).and_then(|(path, disasm)| inspect(&path, disasm))
+        }
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(true)
@@ -57,16 +59,27 @@ struct LoadOptions {
 }
 
 fn parse_load(args: &[String]) -> Result<LoadOptions, String> {
-    let mut options = LoadOptions { object: PathBuf::new(), pin: None, json: false, log_level: VerifierLogLevel::empty() };
+    let mut options = LoadOptions {
+        object: PathBuf::new(),
+        pin: None,
+        json: false,
+        log_level: VerifierLogLevel::empty(),
+    };
     let mut object = None;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--json" => options.json = true,
-            "--pin" => options.pin = Some(PathBuf::from(args.next().ok_or("--pin needs a directory")?)),
+            "--pin" => {
+                options.pin = Some(PathBuf::from(args.next().ok_or("--pin needs a directory")?))
+            }
             "--log-level" => {
-                let level: u32 = args.next().and_then(|v| v.parse().ok()).ok_or("--log-level needs a number")?;
-                options.log_level = VerifierLogLevel::from_bits(level).ok_or(format!("unknown log level {level}"))?;
+                let level: u32 = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("--log-level needs a number")?;
+                options.log_level = VerifierLogLevel::from_bits(level)
+                    .ok_or(format!("unknown log level {level}"))?;
             }
             flag if flag.starts_with('-') => return Err(format!("unknown option {flag}\n{USAGE}")),
             path if object.is_none() => object = Some(PathBuf::from(path)),
@@ -88,7 +101,10 @@ fn parse_inspect(args: &[String]) -> Result<(PathBuf, bool), String> {
             extra => return Err(format!("unexpected argument {extra}\n{USAGE}")),
         }
     }
-    Ok((object.ok_or(format!("inspect needs an object file\n{USAGE}"))?, disasm))
+    Ok((
+        object.ok_or(format!("inspect needs an object file\n{USAGE}"))?,
+        disasm,
+    ))
 }
 
 /// One program's outcome in `load`.
@@ -102,23 +118,39 @@ struct ProgramReport {
 }
 
 fn load(options: &LoadOptions) -> Result<bool, String> {
-    let mut loader = EbpfLoader::new().autoload(false).verifier_log_level(options.log_level);
+    let mut loader = EbpfLoader::new()
+        .autoload(false)
+        .verifier_log_level(options.log_level);
     if let Some(pin) = &options.pin {
         loader = loader.pin_path(pin.join("maps"));
-        std::fs::create_dir_all(pin.join("maps")).map_err(|e| format!("creating {}: {e}", pin.join("maps").display()))?;
+        std::fs::create_dir_all(pin.join("maps"))
+            .map_err(|e| format!("creating {}: {e}", pin.join("maps").display()))?;
     }
-    let mut ebpf = loader.load_file(&options.object).map_err(|e| format!("{}: {e}", options.object.display()))?;
+    let mut ebpf = loader
+        .load_file(&options.object)
+        .map_err(|e| format!("{}: {e}", options.object.display()))?;
 
     let names: Vec<(String, bool)> = ebpf
         .object()
         .programs
         .iter()
-        .map(|p| (p.name.clone(), p.section.as_ref().is_none_or(|s| s.autoload)))
+        .map(|p| {
+            (
+                p.name.clone(),
+                p.section.as_ref().is_none_or(|s| s.autoload),
+            )
+        })
         .collect();
     let mut reports = Vec::new();
     for (name, autoload) in names {
-        let result = if autoload { ebpf.load_program(&name).map(|()| "loaded") } else { Ok("skipped (not autoload)") };
-        let program = ebpf.program(&name).ok_or_else(|| format!("program {name} vanished"))?;
+        let result = if autoload {
+            ebpf.load_program(&name).map(|()| "loaded")
+        } else {
+            Ok("skipped (not autoload)")
+        };
+        let program = ebpf
+            .program(&name)
+            .ok_or_else(|| format!("program {name} vanished"))?;
         let data = program.data();
         let mut report = ProgramReport {
             name: name.clone(),
@@ -133,7 +165,10 @@ fn load(options: &LoadOptions) -> Result<bool, String> {
             Err(err) => {
                 if let ProgramError::Verifier(verifier) = &err {
                     let lines: Vec<&str> = verifier.log().lines().collect();
-                    report.log_tail = lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].iter().map(|l| l.to_string()).collect();
+                    report.log_tail = lines[lines.len().saturating_sub(LOG_TAIL_LINES)..]
+                        .iter()
+                        .map(|l| l.to_string())
+                        .collect();
                 }
                 Err(err.to_string())
             }
@@ -150,7 +185,8 @@ fn load(options: &LoadOptions) -> Result<bool, String> {
             let path = pin.join("maps").join(name);
             // Maps pinned by name were pinned (or reused) by the loader already.
             if !path.exists() {
-                map.pin(&path).map_err(|e| format!("pinning map {name} at {}: {e}", path.display()))?;
+                map.pin(&path)
+                    .map_err(|e| format!("pinning map {name} at {}: {e}", path.display()))?;
             }
         }
     }
@@ -165,18 +201,38 @@ fn load(options: &LoadOptions) -> Result<bool, String> {
 }
 
 fn print_load_text(reports: &[ProgramReport]) {
-    let width = reports.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
-    let section_width = reports.iter().map(|r| r.section.len()).max().unwrap_or(7).max(7);
-    println!("{:<width$}  {:<section_width$}  {:<30}  {:>6}  RESULT", "NAME", "SECTION", "TYPE", "INSNS");
+    let width = reports
+        .iter()
+        .map(|r| r.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let section_width = reports
+        .iter()
+        .map(|r| r.section.len())
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    println!(
+        "{:<width$}  {:<section_width$}  {:<30}  {:>6}  RESULT",
+        "NAME", "SECTION", "TYPE", "INSNS"
+    );
     for r in reports {
         let result = match &r.result {
             Ok(state) => state.to_string(),
             Err(err) => format!("FAILED: {}", err.lines().next().unwrap_or("")),
         };
-        println!("{:<width$}  {:<section_width$}  {:<30}  {:>6}  {result}", r.name, r.section, r.type_name, r.instructions);
+        println!(
+            "{:<width$}  {:<section_width$}  {:<30}  {:>6}  {result}",
+            r.name, r.section, r.type_name, r.instructions
+        );
     }
     for r in reports.iter().filter(|r| r.result.is_err()) {
-        println!("\n{}: {}", r.name, r.result.as_ref().err().map(String::as_str).unwrap_or(""));
+        println!(
+            "\n{}: {}",
+            r.name,
+            r.result.as_ref().err().map(String::as_str).unwrap_or("")
+        );
         if !r.log_tail.is_empty() {
             println!("--- verifier log (last {} lines) ---", r.log_tail.len());
             for line in &r.log_tail {
@@ -195,12 +251,21 @@ fn print_load_json(object: &Path, reports: &[ProgramReport], all_loaded: bool) {
                 ("section", Json::str(&r.section)),
                 ("type", Json::str(&r.type_name)),
                 ("instructions", Json::Number(r.instructions as i64)),
-                ("loaded", Json::Bool(r.result.as_ref().is_ok_and(|s| *s == "loaded"))),
-                ("result", Json::str(match &r.result {
-                    Ok(state) => state,
-                    Err(err) => err,
-                })),
-                ("verifier_log_tail", Json::Array(r.log_tail.iter().map(|l| Json::str(l)).collect())),
+                (
+                    "loaded",
+                    Json::Bool(r.result.as_ref().is_ok_and(|s| *s == "loaded")),
+                ),
+                (
+                    "result",
+                    Json::str(match &r.result {
+                        Ok(state) => state,
+                        Err(err) => err,
+                    }),
+                ),
+                (
+                    "verifier_log_tail",
+                    Json::Array(r.log_tail.iter().map(|l| Json::str(l)).collect()),
+                ),
             ])
         })
         .collect();
@@ -215,16 +280,26 @@ fn print_load_json(object: &Path, reports: &[ProgramReport], all_loaded: bool) {
 fn inspect(path: &Path, disasm: bool) -> Result<bool, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
     let object = Object::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-    println!("object: {}  license: {:?}  kernel version: {}", path.display(), object.license, object
-        .kernel_version
-        .map(|v| format!("{}.{}.{}", v >> 16, (v >> 8) & 0xff, v & 0xff))
-        .unwrap_or_else(|| "-".to_string()));
+    println!(
+        "object: {}  license: {:?}  kernel version: {}",
+        path.display(),
+        object.license,
+        object
+            .kernel_version
+            .map(|v| format!("{}.{}.{}", v >> 16, (v >> 8) & 0xff, v & 0xff))
+            .unwrap_or_else(|| "-".to_string())
+    );
     println!("\nprograms:");
     for program in &object.programs {
         let (type_name, attach, autoload) = match &program.section {
             Some(def) => (
-                bpfkit_obj::uapi::prog_type::name(def.prog_type).unwrap_or("?").to_string(),
-                def.expected_attach_type.and_then(bpfkit_obj::uapi::attach_type::name).unwrap_or("-").to_string(),
+                bpfkit_obj::uapi::prog_type::name(def.prog_type)
+                    .unwrap_or("?")
+                    .to_string(),
+                def.expected_attach_type
+                    .and_then(bpfkit_obj::uapi::attach_type::name)
+                    .unwrap_or("-")
+                    .to_string(),
                 def.autoload,
             ),
             None => ("unknown section".to_string(), "-".to_string(), false),
@@ -241,7 +316,14 @@ fn inspect(path: &Path, disasm: bool) -> Result<bool, String> {
         if disasm {
             match object.link_program(&program.name) {
                 Ok(linked) => {
-                    for line in bpfkit_obj::insn::disasm::disassemble(&linked.instructions) {
+                    let mut disassembler = bpfkit_obj::Disassembler::new();
+                    for reloc in &linked.map_relocations {
+                        if let Some(map) = object.maps.get(reloc.map_index) {
+                            disassembler =
+                                disassembler.map_name(reloc.insn_index, map.name.clone());
+                        }
+                    }
+                    for line in disassembler.disassemble(&linked.instructions) {
                         println!("      {line}");
                     }
                 }
@@ -259,13 +341,57 @@ fn inspect(path: &Path, disasm: bool) -> Result<bool, String> {
             map.value_size,
             map.max_entries,
             map.map_flags,
-            if map.pinning == bpfkit_obj::Pinning::ByName { "  pinned by name" } else { "" },
-            map.inner.as_ref().map(|i| format!("  inner {}", bpfkit_obj::uapi::map_type::name(i.map_type).unwrap_or("?"))).unwrap_or_default(),
+            if map.pinning == bpfkit_obj::Pinning::ByName {
+                "  pinned by name"
+            } else {
+                ""
+            },
+            map.inner
+                .as_ref()
+                .map(|i| format!(
+                    "  inner {}",
+                    bpfkit_obj::uapi::map_type::name(i.map_type).unwrap_or("?")
+                ))
+                .unwrap_or_default(),
         );
     }
     println!("\nrelocations:");
     for reloc in object.relocations() {
-        println!("  {reloc}");
+        println!(
+            "  {:<20} insn {:<5} {:<24} {}",
+            reloc.section,
+            reloc.insn_index,
+            reloc.symbol,
+            describe_relocation(&object, &reloc.kind)
+        );
     }
     Ok(true)
+}
+
+fn describe_relocation(object: &Object, kind: &bpfkit_obj::relocation::RelocationKind) -> String {
+    use bpfkit_obj::relocation::RelocationKind;
+    let map_name = |index: usize| {
+        object
+            .maps
+            .get(index)
+            .map(|m| m.name.as_str())
+            .unwrap_or("?")
+    };
+    match kind {
+        RelocationKind::MapFd { map_index } => format!("map {}", map_name(*map_index)),
+        RelocationKind::MapValue { map_index, offset } => {
+            format!("value of map {} at offset {offset}", map_name(*map_index))
+        }
+        RelocationKind::Call {
+            target_section,
+            target_insn,
+        } => format!("call {target_section}+{target_insn}"),
+        RelocationKind::FunctionAddress {
+            target_section,
+            target_insn,
+        } => {
+            format!("address of function {target_section}+{target_insn}")
+        }
+        RelocationKind::Extern { kind } => format!("{kind} extern (not resolved yet)"),
+    }
 }

@@ -12,7 +12,11 @@ use std::sync::OnceLock;
 /// [`kernel_at_least`] check false (the fallback paths then run).
 pub fn kernel_version() -> (u32, u32, u32) {
     static VERSION: OnceLock<(u32, u32, u32)> = OnceLock::new();
-    *VERSION.get_or_init(|| crate::sys::kernel_release().map(|r| parse_release(&r)).unwrap_or((0, 0, 0)))
+    *VERSION.get_or_init(|| {
+        crate::sys::kernel_release()
+            .map(|r| parse_release(&r))
+            .unwrap_or((0, 0, 0))
+    })
 }
 
 /// Whether the running kernel is at least `major.minor`.
@@ -23,7 +27,9 @@ pub fn kernel_at_least(major: u32, minor: u32) -> bool {
 
 /// Parses "6.18.44-fc-v657" into (6, 18, 44); missing parts are 0.
 fn parse_release(release: &str) -> (u32, u32, u32) {
-    let mut parts = release.split(|c: char| !c.is_ascii_digit()).map(|p| p.parse::<u32>().ok());
+    let mut parts = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u32>().ok());
     let mut next = || parts.next().flatten().unwrap_or(0);
     (next(), next(), next())
 }

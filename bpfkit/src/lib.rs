@@ -29,12 +29,12 @@
 
 pub mod features;
 pub mod links;
-// mod loader;
+mod loader;
 pub mod maps;
 mod pod;
 pub mod programs;
 pub mod sys;
 
 pub use bpfkit_obj as obj;
-// pub use loader::{Ebpf, EbpfError, EbpfLoader, VerifierLogLevel};
+pub use loader::{Ebpf, EbpfError, EbpfLoader, VerifierLogLevel};
 pub use pod::Pod;

@@ -24,7 +24,9 @@ impl FdLink {
 
     /// Opens a link pinned at `path` on a bpffs.
     pub fn from_pin(path: impl AsRef<Path>) -> Result<FdLink, SyscallError> {
-        Ok(FdLink { fd: sys::obj_get(path.as_ref(), 0)? })
+        Ok(FdLink {
+            fd: sys::obj_get(path.as_ref(), 0)?,
+        })
     }
 
     /// Pins the link at `path` on a bpffs: the attachment then outlives this handle and this

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use bitflags::bitflags;
 use bpfkit_obj::insn::Insn;
 use bpfkit_obj::uapi::{map_type, prog_type};
-use bpfkit_obj::{DataSection, InitialValue, MapKind, MapRelocKind, MapSpec, Object, Pinning, ProgramSpec};
+use bpfkit_obj::{
+    DataSection, InitialValue, MapKind, MapRelocKind, MapSpec, Object, Pinning, ProgramSpec,
+};
 
 use crate::maps::{MapData, MapError};
 use crate::programs::{Program, ProgramData, ProgramError, VerifierError};
@@ -163,13 +165,18 @@ impl EbpfLoader {
     /// custom data section). Values in `.rodata` are constants to the verifier, so branches on
     /// them are pruned. With `must_exist` false, a variable the object lacks is ignored.
     pub fn set_global<T: Pod>(mut self, name: &str, value: &T, must_exist: bool) -> Self {
-        self.globals.push((name.to_string(), crate::pod::bytes_of(value).to_vec(), must_exist));
+        self.globals.push((
+            name.to_string(),
+            crate::pod::bytes_of(value).to_vec(),
+            must_exist,
+        ));
         self
     }
 
     /// Same as [`EbpfLoader::set_global`] with the value's raw bytes.
     pub fn set_global_bytes(mut self, name: &str, value: &[u8], must_exist: bool) -> Self {
-        self.globals.push((name.to_string(), value.to_vec(), must_exist));
+        self.globals
+            .push((name.to_string(), value.to_vec(), must_exist));
         self
     }
 
@@ -210,8 +217,14 @@ impl EbpfLoader {
     /// Reads, parses and loads the object file at `path`.
     pub fn load_file(&self, path: impl AsRef<Path>) -> Result<Ebpf, EbpfError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| EbpfError::Io { path: path.to_path_buf(), source })?;
-        let stem = path.file_stem().and_then(|s| s.to_str()).map(|s| s.split('.').next().unwrap_or(s).to_string());
+        let bytes = std::fs::read(path).map_err(|source| EbpfError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .map(|s| s.split('.').next().unwrap_or(s).to_string());
         let mut loader = self.clone();
         if loader.name.is_none() {
             loader.name = stem;
@@ -229,7 +242,10 @@ impl EbpfLoader {
     /// Loads an already parsed (and possibly edited) object.
     pub fn load_object(&self, mut object: Object) -> Result<Ebpf, EbpfError> {
         self.apply_settings(&mut object)?;
-        let pin_path = self.pin_path.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_PIN_PATH));
+        let pin_path = self
+            .pin_path
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_PIN_PATH));
 
         let mut maps = Vec::with_capacity(object.maps.len());
         for spec in &object.maps {
@@ -239,12 +255,26 @@ impl EbpfLoader {
             .programs
             .iter()
             .map(|spec| {
-                let (prog_type, attach) =
-                    spec.section.as_ref().map(|s| (s.prog_type, s.expected_attach_type)).unwrap_or((prog_type::BPF_PROG_TYPE_UNSPEC, None));
-                Program::from_data(ProgramData::new(&spec.name, &spec.section_name, prog_type, attach))
+                let (prog_type, attach) = spec
+                    .section
+                    .as_ref()
+                    .map(|s| (s.prog_type, s.expected_attach_type))
+                    .unwrap_or((prog_type::BPF_PROG_TYPE_UNSPEC, None));
+                Program::from_data(ProgramData::new(
+                    &spec.name,
+                    &spec.section_name,
+                    prog_type,
+                    attach,
+                ))
             })
             .collect();
-        let mut ebpf = Ebpf { object, maps, programs, log_level: self.log_level, pending_slots: Vec::new() };
+        let mut ebpf = Ebpf {
+            object,
+            maps,
+            programs,
+            log_level: self.log_level,
+            pending_slots: Vec::new(),
+        };
         ebpf.fill_map_slots()?;
         if self.autoload {
             let autoload: Vec<String> = ebpf
@@ -271,7 +301,11 @@ impl EbpfLoader {
                 continue;
             };
             if var.size as usize != value.len() {
-                return Err(EbpfError::GlobalSize { name: name.clone(), expected: var.size as usize, actual: value.len() });
+                return Err(EbpfError::GlobalSize {
+                    name: name.clone(),
+                    expected: var.size as usize,
+                    actual: value.len(),
+                });
             }
             let start = var.offset as usize;
             let data = object
@@ -283,7 +317,11 @@ impl EbpfLoader {
             data.copy_from_slice(value);
         }
         for (name, max_entries) in &self.max_entries {
-            let spec = object.maps.iter_mut().find(|m| &m.name == name).ok_or_else(|| EbpfError::UnknownMap { name: name.clone() })?;
+            let spec = object
+                .maps
+                .iter_mut()
+                .find(|m| &m.name == name)
+                .ok_or_else(|| EbpfError::UnknownMap { name: name.clone() })?;
             spec.max_entries = *max_entries;
         }
         Ok(())
@@ -372,7 +410,11 @@ impl Ebpf {
 
     /// Every map still in the collection, with its name.
     pub fn maps(&self) -> impl Iterator<Item = (&str, &MapData)> {
-        self.object.maps.iter().zip(&self.maps).filter_map(|(spec, map)| Some((spec.name.as_str(), map.as_ref()?)))
+        self.object
+            .maps
+            .iter()
+            .zip(&self.maps)
+            .filter_map(|(spec, map)| Some((spec.name.as_str(), map.as_ref()?)))
     }
 
     fn map_index(&self, name: &str) -> Option<usize> {
@@ -382,38 +424,78 @@ impl Ebpf {
     /// Reads the global variable `name` from its data map.
     pub fn global<T: Pod>(&self, name: &str) -> Result<T, EbpfError> {
         let (map, offset) = self.global_location(name, std::mem::size_of::<T>())?;
-        let value = map.lookup_bytes(&0u32.to_ne_bytes(), 0).map_err(|source| EbpfError::Map { name: name.to_string(), source })?;
+        let value = map
+            .lookup_bytes(&0u32.to_ne_bytes(), 0)
+            .map_err(|source| EbpfError::Map {
+                name: name.to_string(),
+                source,
+            })?;
         value
             .as_deref()
             .unwrap_or_default()
             .get(offset..offset + std::mem::size_of::<T>())
             .and_then(crate::pod::read_pod::<T>)
-            .ok_or_else(|| EbpfError::UnknownGlobal { name: name.to_string() })
+            .ok_or_else(|| EbpfError::UnknownGlobal {
+                name: name.to_string(),
+            })
     }
 
     /// Writes the global variable `name` in its data map (`.data`, `.bss`; `.rodata` is frozen).
     pub fn set_global<T: Pod>(&self, name: &str, value: &T) -> Result<(), EbpfError> {
         let (map, offset) = self.global_location(name, std::mem::size_of::<T>())?;
-        let map_err = |source| EbpfError::Map { name: name.to_string(), source };
-        let mut bytes = map.lookup_bytes(&0u32.to_ne_bytes(), 0).map_err(map_err)?.unwrap_or_default();
-        let slot = bytes.get_mut(offset..offset + std::mem::size_of::<T>()).ok_or_else(|| EbpfError::UnknownGlobal { name: name.to_string() })?;
+        let map_err = |source| EbpfError::Map {
+            name: name.to_string(),
+            source,
+        };
+        let mut bytes = map
+            .lookup_bytes(&0u32.to_ne_bytes(), 0)
+            .map_err(map_err)?
+            .unwrap_or_default();
+        let slot = bytes
+            .get_mut(offset..offset + std::mem::size_of::<T>())
+            .ok_or_else(|| EbpfError::UnknownGlobal {
+                name: name.to_string(),
+            })?;
         slot.copy_from_slice(crate::pod::bytes_of(value));
-        map.update_bytes(&0u32.to_ne_bytes(), &bytes, 0).map_err(map_err)
+        map.update_bytes(&0u32.to_ne_bytes(), &bytes, 0)
+            .map_err(map_err)
     }
 
     fn global_location(&self, name: &str, size: usize) -> Result<(&MapData, usize), EbpfError> {
-        let var = self.object.global_variable(name).ok_or_else(|| EbpfError::UnknownGlobal { name: name.to_string() })?;
+        let var = self
+            .object
+            .global_variable(name)
+            .ok_or_else(|| EbpfError::UnknownGlobal {
+                name: name.to_string(),
+            })?;
         if var.size as usize != size {
-            return Err(EbpfError::GlobalSize { name: name.to_string(), expected: var.size as usize, actual: size });
+            return Err(EbpfError::GlobalSize {
+                name: name.to_string(),
+                expected: var.size as usize,
+                actual: size,
+            });
         }
-        let map = self.maps.get(var.map_index).and_then(Option::as_ref).ok_or_else(|| EbpfError::UnknownGlobal { name: name.to_string() })?;
+        let map = self
+            .maps
+            .get(var.map_index)
+            .and_then(Option::as_ref)
+            .ok_or_else(|| EbpfError::UnknownGlobal {
+                name: name.to_string(),
+            })?;
         Ok((map, var.offset as usize))
     }
 
     /// Loads the program `name` into the kernel (programs that were not autoloaded), and puts it
     /// in the prog array slots that name it. Loading a loaded program does nothing.
     pub fn load_program(&mut self, name: &str) -> Result<(), ProgramError> {
-        let index = self.object.programs.iter().position(|p| p.name == name).ok_or_else(|| ProgramError::NotLoaded { name: name.to_string() })?;
+        let index = self
+            .object
+            .programs
+            .iter()
+            .position(|p| p.name == name)
+            .ok_or_else(|| ProgramError::NotLoaded {
+                name: name.to_string(),
+            })?;
         if self.programs[index].data().is_loaded() {
             return Ok(());
         }
@@ -435,23 +517,35 @@ impl Ebpf {
             for (slot, value) in &spec.initial_slots {
                 match value {
                     InitialValue::Map(inner) => {
-                        let inner_map = self.map_index(inner).and_then(|i| self.maps.get(i)?.as_ref()).ok_or_else(|| EbpfError::InitialValue {
-                            map: spec.name.clone(),
-                            slot: *slot,
-                            detail: format!("map `{inner}` is not in the object"),
-                        })?;
-                        let outer = self.maps[map_index].as_ref().ok_or_else(|| EbpfError::InitialValue {
-                            map: spec.name.clone(),
-                            slot: *slot,
-                            detail: "the map was not created".to_string(),
+                        let inner_map = self
+                            .map_index(inner)
+                            .and_then(|i| self.maps.get(i)?.as_ref())
+                            .ok_or_else(|| EbpfError::InitialValue {
+                                map: spec.name.clone(),
+                                slot: *slot,
+                                detail: format!("map `{inner}` is not in the object"),
+                            })?;
+                        let outer = self.maps[map_index].as_ref().ok_or_else(|| {
+                            EbpfError::InitialValue {
+                                map: spec.name.clone(),
+                                slot: *slot,
+                                detail: "the map was not created".to_string(),
+                            }
                         })?;
                         let fd = inner_map.fd().as_raw_fd() as u32;
                         outer
                             .update_bytes(&slot.to_ne_bytes(), &fd.to_ne_bytes(), 0)
-                            .map_err(|source| EbpfError::Map { name: spec.name.clone(), source })?;
+                            .map_err(|source| EbpfError::Map {
+                                name: spec.name.clone(),
+                                source,
+                            })?;
                     }
                     InitialValue::Program(program) => {
-                        self.pending_slots.push(PendingSlot { map_index, slot: *slot, program: program.clone() });
+                        self.pending_slots.push(PendingSlot {
+                            map_index,
+                            slot: *slot,
+                            program: program.clone(),
+                        });
                     }
                 }
             }
@@ -460,16 +554,26 @@ impl Ebpf {
     }
 
     fn fill_program_slots(&mut self, program: &str) -> Result<(), ProgramError> {
-        let Some(prog) = self.program(program) else { return Ok(()) };
-        let Ok(fd) = prog.data().fd() else { return Ok(()) };
+        let Some(prog) = self.program(program) else {
+            return Ok(());
+        };
+        let Ok(fd) = prog.data().fd() else {
+            return Ok(());
+        };
         let fd = fd.as_raw_fd() as u32;
         for pending in self.pending_slots.iter().filter(|p| p.program == program) {
-            let Some(map) = self.maps.get(pending.map_index).and_then(Option::as_ref) else { continue };
-            map.update_bytes(&pending.slot.to_ne_bytes(), &fd.to_ne_bytes(), 0).map_err(|err| ProgramError::Unsupported {
-                name: program.to_string(),
-                feature: format!("its slot {} in prog array `{}`", pending.slot, self.object.maps[pending.map_index].name),
-                reason: err.to_string(),
-            })?;
+            let Some(map) = self.maps.get(pending.map_index).and_then(Option::as_ref) else {
+                continue;
+            };
+            map.update_bytes(&pending.slot.to_ne_bytes(), &fd.to_ne_bytes(), 0)
+                .map_err(|err| ProgramError::Unsupported {
+                    name: program.to_string(),
+                    feature: format!(
+                        "its slot {} in prog array `{}`",
+                        pending.slot, self.object.maps[pending.map_index].name
+                    ),
+                    reason: err.to_string(),
+                })?;
         }
         self.pending_slots.retain(|p| p.program != program);
         Ok(())
@@ -487,7 +591,10 @@ fn load_program(
     let section = spec
         .section
         .as_ref()
-        .ok_or_else(|| ProgramError::UnknownSection { name: spec.name.clone(), section: spec.section_name.clone() })?;
+        .ok_or_else(|| ProgramError::UnknownSection {
+            name: spec.name.clone(),
+            section: spec.section_name.clone(),
+        })?;
     if needs_kernel_btf_target(section.prog_type) {
         return Err(ProgramError::Unsupported {
             name: spec.name.clone(),
@@ -497,25 +604,45 @@ fn load_program(
     }
     let linked = object
         .link_program(&spec.name)
-        .map_err(|source| ProgramError::Relocation { name: spec.name.clone(), source })?;
+        .map_err(|source| ProgramError::Relocation {
+            name: spec.name.clone(),
+            source,
+        })?;
     let mut insns: Vec<Insn> = linked.instructions;
     for reloc in &linked.map_relocations {
-        let map_name = object.maps.get(reloc.map_index).map(|m| m.name.as_str()).unwrap_or("?");
-        let missing = |reason| ProgramError::MissingMap { program: spec.name.clone(), map: map_name.to_string(), reason };
-        let map = maps.get(reloc.map_index).and_then(Option::as_ref).ok_or_else(|| missing("it was taken out of the collection or not created"))?;
+        let map_name = object
+            .maps
+            .get(reloc.map_index)
+            .map(|m| m.name.as_str())
+            .unwrap_or("?");
+        let missing = |reason| ProgramError::MissingMap {
+            program: spec.name.clone(),
+            map: map_name.to_string(),
+            reason,
+        };
+        let map = maps
+            .get(reloc.map_index)
+            .and_then(Option::as_ref)
+            .ok_or_else(|| missing("it was taken out of the collection or not created"))?;
         let fd = map.fd().as_raw_fd();
         let insn_index = reloc.insn_index;
         match reloc.kind {
             MapRelocKind::Fd => {
-                let insn = insns.get_mut(insn_index).ok_or_else(|| missing("relocation outside the program"))?;
+                let insn = insns
+                    .get_mut(insn_index)
+                    .ok_or_else(|| missing("relocation outside the program"))?;
                 insn.set_src_reg(BPF_PSEUDO_MAP_FD);
                 insn.imm = fd;
             }
             MapRelocKind::Value { offset } => {
-                let insn = insns.get_mut(insn_index).ok_or_else(|| missing("relocation outside the program"))?;
+                let insn = insns
+                    .get_mut(insn_index)
+                    .ok_or_else(|| missing("relocation outside the program"))?;
                 insn.set_src_reg(BPF_PSEUDO_MAP_VALUE);
                 insn.imm = fd;
-                let next = insns.get_mut(insn_index + 1).ok_or_else(|| missing("relocation outside the program"))?;
+                let next = insns
+                    .get_mut(insn_index + 1)
+                    .ok_or_else(|| missing("relocation outside the program"))?;
                 next.imm = offset as i32;
             }
         }
@@ -532,8 +659,21 @@ fn load_program(
         ..ProgLoad::default()
     };
     match sys::prog_load(&attr) {
-        Ok((fd, log)) => Ok((fd, insns.len(), if log_level.is_empty() { None } else { Some(log) })),
-        Err(err) => Err(ProgramError::Verifier(Box::new(VerifierError::new(&spec.name, err.source, err.log, err.log_truncated)))),
+        Ok((fd, log)) => Ok((
+            fd,
+            insns.len(),
+            if log_level.is_empty() {
+                None
+            } else {
+                Some(log)
+            },
+        )),
+        Err(err) => Err(ProgramError::Verifier(Box::new(VerifierError::new(
+            &spec.name,
+            err.source,
+            err.log,
+            err.log_truncated,
+        )))),
     }
 }
 
@@ -542,7 +682,10 @@ fn load_program(
 fn needs_kernel_btf_target(prog_type: u32) -> bool {
     matches!(
         prog_type,
-        prog_type::BPF_PROG_TYPE_TRACING | prog_type::BPF_PROG_TYPE_LSM | prog_type::BPF_PROG_TYPE_EXT | prog_type::BPF_PROG_TYPE_STRUCT_OPS
+        prog_type::BPF_PROG_TYPE_TRACING
+            | prog_type::BPF_PROG_TYPE_LSM
+            | prog_type::BPF_PROG_TYPE_EXT
+            | prog_type::BPF_PROG_TYPE_STRUCT_OPS
     )
 }
 
@@ -552,7 +695,11 @@ fn kernel_map_name(spec: &MapSpec, object_name: &str) -> String {
     match spec.kind {
         MapKind::Data(_) | MapKind::Kconfig => {
             let room = 15usize.saturating_sub(spec.name.len()).min(8);
-            let prefix: String = object_name.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(room).collect();
+            let prefix: String = object_name
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .take(room)
+                .collect();
             format!("{prefix}{}", spec.name)
         }
         _ => spec.name.clone(),
@@ -560,13 +707,20 @@ fn kernel_map_name(spec: &MapSpec, object_name: &str) -> String {
 }
 
 /// Creates one map (or reuses its pin), fills its initial contents and freezes `.rodata`.
-fn create_map(spec: &MapSpec, object_name: &str, pin_dir: &Path) -> Result<Option<MapData>, EbpfError> {
+fn create_map(
+    spec: &MapSpec,
+    object_name: &str,
+    pin_dir: &Path,
+) -> Result<Option<MapData>, EbpfError> {
     if matches!(spec.kind, MapKind::Kconfig) {
         // `.kconfig` externs are resolved with the BTF/CO-RE work; a program using them fails to
         // link with a clear error until then.
         return Ok(None);
     }
-    let map_err = |source: MapError| EbpfError::Map { name: spec.name.clone(), source };
+    let map_err = |source: MapError| EbpfError::Map {
+        name: spec.name.clone(),
+        source,
+    };
     let pin = (spec.pinning == Pinning::ByName).then(|| pin_dir.join(&spec.name));
     if let Some(path) = &pin {
         if path.exists() {
@@ -577,7 +731,10 @@ fn create_map(spec: &MapSpec, object_name: &str, pin_dir: &Path) -> Result<Optio
     }
     // Map-in-map types need an inner map as a template; it can go once the outer map exists.
     let inner = match &spec.inner {
-        Some(inner_spec) => Some(MapData::create(&map_create_attr(inner_spec, &inner_spec.name, None)).map_err(map_err)?),
+        Some(inner_spec) => Some(
+            MapData::create(&map_create_attr(inner_spec, &inner_spec.name, None))
+                .map_err(map_err)?,
+        ),
         None => None,
     };
     let name = kernel_map_name(spec, object_name);
@@ -585,16 +742,23 @@ fn create_map(spec: &MapSpec, object_name: &str, pin_dir: &Path) -> Result<Optio
     let map = match MapData::create(&attr) {
         Ok(map) => map,
         // Kernels before 5.5 cannot mmap arrays; data maps work without it.
-        Err(err) if matches!(spec.kind, MapKind::Data(_)) && attr.map_flags & BPF_F_MMAPABLE != 0 && err.errno() == Some(libc::EINVAL) => {
+        Err(err)
+            if matches!(spec.kind, MapKind::Data(_))
+                && attr.map_flags & BPF_F_MMAPABLE != 0
+                && err.errno() == Some(libc::EINVAL) =>
+        {
             attr.map_flags &= !BPF_F_MMAPABLE;
             MapData::create(&attr).map_err(map_err)?
         }
         Err(err) => return Err(map_err(err)),
     };
     if let Some(data) = &spec.initial_data {
-        map.update_bytes(&0u32.to_ne_bytes(), data, 0).map_err(map_err)?;
+        map.update_bytes(&0u32.to_ne_bytes(), data, 0)
+            .map_err(map_err)?;
     }
-    if matches!(spec.kind, MapKind::Data(DataSection::Rodata)) || (matches!(spec.kind, MapKind::Data(_)) && spec.map_flags & BPF_F_RDONLY_PROG != 0) {
+    if matches!(spec.kind, MapKind::Data(DataSection::Rodata))
+        || (matches!(spec.kind, MapKind::Data(_)) && spec.map_flags & BPF_F_RDONLY_PROG != 0)
+    {
         // A frozen read-only map is a constant to the verifier: dead branches get pruned.
         map.freeze().map_err(map_err)?;
     }
@@ -639,6 +803,10 @@ fn check_pinned_compatible(spec: &MapSpec, map: &MapData, path: &Path) -> Result
     if differences.is_empty() {
         Ok(())
     } else {
-        Err(EbpfError::PinnedMapMismatch { name: spec.name.clone(), path: path.to_path_buf(), detail: differences.join(", ") })
+        Err(EbpfError::PinnedMapMismatch {
+            name: spec.name.clone(),
+            path: path.to_path_buf(),
+            detail: differences.join(", "),
+        })
     }
 }

@@ -78,7 +78,7 @@ pub enum ProgramError {
         name: String,
         /// What went wrong.
         #[source]
-        source: std::io::Error, // TEMP
+        source: bpfkit_obj::RelocationError,
     },
     /// The program references a map that was not created (taken out of the collection, or a kind
     /// bpfkit cannot create yet).
@@ -121,7 +121,12 @@ pub struct ProgramData {
 }
 
 impl ProgramData {
-    pub(crate) fn new(name: &str, section_name: &str, prog_type: u32, expected_attach_type: Option<u32>) -> Self {
+    pub(crate) fn new(
+        name: &str,
+        section_name: &str,
+        prog_type: u32,
+        expected_attach_type: Option<u32>,
+    ) -> Self {
         ProgramData {
             name: name.to_string(),
             section_name: section_name.to_string(),
@@ -171,7 +176,12 @@ impl ProgramData {
 
     /// The program's file descriptor.
     pub fn fd(&self) -> Result<BorrowedFd<'_>, ProgramError> {
-        self.fd.as_ref().map(|fd| fd.as_fd()).ok_or_else(|| ProgramError::NotLoaded { name: self.name.clone() })
+        self.fd
+            .as_ref()
+            .map(|fd| fd.as_fd())
+            .ok_or_else(|| ProgramError::NotLoaded {
+                name: self.name.clone(),
+            })
     }
 
     /// The kernel's description of the loaded program (id, tag, sizes, ...).
@@ -209,7 +219,9 @@ impl Program {
         match data.prog_type {
             prog_type::BPF_PROG_TYPE_SOCKET_FILTER => Program::SocketFilter(SocketFilter { data }),
             prog_type::BPF_PROG_TYPE_XDP => Program::Xdp(Xdp { data }),
-            prog_type::BPF_PROG_TYPE_SCHED_CLS => Program::SchedClassifier(SchedClassifier { data }),
+            prog_type::BPF_PROG_TYPE_SCHED_CLS => {
+                Program::SchedClassifier(SchedClassifier { data })
+            }
             _ => Program::Other(data),
         }
     }
@@ -246,7 +258,9 @@ impl Program {
 
 /// A readable name for a program type number.
 pub(crate) fn type_name(prog_type: u32) -> String {
-    prog_type::name(prog_type).map(str::to_string).unwrap_or_else(|| format!("program type {prog_type}"))
+    prog_type::name(prog_type)
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("program type {prog_type}"))
 }
 
 /// Implements the conversions from [`Program`] to one typed handle, and `Deref` to its data.

@@ -25,7 +25,9 @@ impl SocketFilter {
     pub fn attach<'s, S: AsFd>(&self, socket: &'s S) -> Result<SocketFilterLink<'s>, ProgramError> {
         let socket = socket.as_fd();
         sys::attach_socket_filter(socket, self.data.fd()?).map_err(io_error("SO_ATTACH_BPF"))?;
-        Ok(SocketFilterLink { socket: Some(socket) })
+        Ok(SocketFilterLink {
+            socket: Some(socket),
+        })
     }
 }
 

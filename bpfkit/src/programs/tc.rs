@@ -81,20 +81,37 @@ impl SchedClassifier {
     pub fn attach(&self, ifindex: u32, attach_type: TcAttachType) -> Result<TcLink, ProgramError> {
         match self.attach_tcx(ifindex, attach_type, LinkOrder::Last) {
             Ok(link) => Ok(TcLink::Tcx(link)),
-            Err(ProgramError::Syscall(err)) if err.errno() == libc::EINVAL && !crate::features::kernel_at_least(6, 6) => {
-                Ok(TcLink::Netlink(self.attach_netlink(ifindex, attach_type, TcOptions::default())?))
+            Err(ProgramError::Syscall(err))
+                if err.errno() == libc::EINVAL && !crate::features::kernel_at_least(6, 6) =>
+            {
+                Ok(TcLink::Netlink(self.attach_netlink(
+                    ifindex,
+                    attach_type,
+                    TcOptions::default(),
+                )?))
             }
             Err(err) => Err(err),
         }
     }
 
     /// Attaches with a TCX link (kernel 6.6), placed as `order` says.
-    pub fn attach_tcx(&self, ifindex: u32, attach_type: TcAttachType, order: LinkOrder<'_>) -> Result<TcxLink, ProgramError> {
+    pub fn attach_tcx(
+        &self,
+        ifindex: u32,
+        attach_type: TcAttachType,
+        order: LinkOrder<'_>,
+    ) -> Result<TcxLink, ProgramError> {
         let (flags, relative) = match order {
             LinkOrder::First => (BPF_F_BEFORE, None),
             LinkOrder::Last => (BPF_F_AFTER, None),
-            LinkOrder::Before(link) => (BPF_F_BEFORE | BPF_F_LINK, Some(Relative::LinkFd(link.link.as_fd()))),
-            LinkOrder::After(link) => (BPF_F_AFTER | BPF_F_LINK, Some(Relative::LinkFd(link.link.as_fd()))),
+            LinkOrder::Before(link) => (
+                BPF_F_BEFORE | BPF_F_LINK,
+                Some(Relative::LinkFd(link.link.as_fd())),
+            ),
+            LinkOrder::After(link) => (
+                BPF_F_AFTER | BPF_F_LINK,
+                Some(Relative::LinkFd(link.link.as_fd())),
+            ),
             LinkOrder::BeforeProgramId(id) => (BPF_F_BEFORE | BPF_F_ID, Some(Relative::ProgId(id))),
             LinkOrder::AfterProgramId(id) => (BPF_F_AFTER | BPF_F_ID, Some(Relative::ProgId(id))),
         };
@@ -103,22 +120,44 @@ impl SchedClassifier {
             target: LinkTarget::Ifindex(ifindex),
             attach_type: attach_type.tcx_attach_type(),
             flags,
-            extra: LinkExtra::Tcx { relative, expected_revision: 0 },
+            extra: LinkExtra::Tcx {
+                relative,
+                expected_revision: 0,
+            },
         };
         let fd = sys::link_create(&attr)?;
-        Ok(TcxLink { link: FdLink::new(fd) })
+        Ok(TcxLink {
+            link: FdLink::new(fd),
+        })
     }
 
     /// Attaches as a direct-action `cls_bpf` filter under the interface's `clsact` qdisc, which is
     /// created when missing. Dropping the returned link removes the filter; the qdisc stays, since
     /// other filters may use it.
-    pub fn attach_netlink(&self, ifindex: u32, attach_type: TcAttachType, options: TcOptions) -> Result<TcNetlinkLink, ProgramError> {
+    pub fn attach_netlink(
+        &self,
+        ifindex: u32,
+        attach_type: TcAttachType,
+        options: TcOptions,
+    ) -> Result<TcNetlinkLink, ProgramError> {
         let prog_fd = self.data.fd()?;
         sys::netlink::qdisc_add_clsact(ifindex)?;
         let direction = attach_type.direction();
-        let (priority, handle) =
-            sys::netlink::tc_filter_attach(ifindex, direction, options.priority, options.handle, prog_fd, &self.data.name)?;
-        Ok(TcNetlinkLink { ifindex, direction, priority, handle, attached: true })
+        let (priority, handle) = sys::netlink::tc_filter_attach(
+            ifindex,
+            direction,
+            options.priority,
+            options.handle,
+            prog_fd,
+            &self.data.name,
+        )?;
+        Ok(TcNetlinkLink {
+            ifindex,
+            direction,
+            priority,
+            handle,
+            attached: true,
+        })
     }
 }
 
@@ -191,7 +230,12 @@ impl TcNetlinkLink {
     /// Removes the filter now.
     pub fn detach(mut self) -> Result<(), ProgramError> {
         self.attached = false;
-        Ok(sys::netlink::tc_filter_detach(self.ifindex, self.direction, self.priority, self.handle)?)
+        Ok(sys::netlink::tc_filter_detach(
+            self.ifindex,
+            self.direction,
+            self.priority,
+            self.handle,
+        )?)
     }
 
     /// Leaves the filter in place, beyond this process.
@@ -203,7 +247,12 @@ impl TcNetlinkLink {
 impl Drop for TcNetlinkLink {
     fn drop(&mut self) {
         if self.attached {
-            if let Err(err) = sys::netlink::tc_filter_detach(self.ifindex, self.direction, self.priority, self.handle) {
+            if let Err(err) = sys::netlink::tc_filter_detach(
+                self.ifindex,
+                self.direction,
+                self.priority,
+                self.handle,
+            ) {
                 log::warn!("removing a TC filter failed: {err}");
             }
         }

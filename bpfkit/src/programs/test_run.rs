@@ -39,15 +39,31 @@ pub struct TestRunOutput {
     pub ctx_out: Vec<u8>,
 }
 
-pub(super) fn run(prog_fd: BorrowedFd<'_>, options: &TestRunOptions<'_>) -> Result<TestRunOutput, ProgramError> {
-    let mut data_out = vec![0u8; options.data_out_capacity.unwrap_or(options.data_in.len() + 256)];
+pub(super) fn run(
+    prog_fd: BorrowedFd<'_>,
+    options: &TestRunOptions<'_>,
+) -> Result<TestRunOutput, ProgramError> {
+    let mut data_out = vec![
+        0u8;
+        options
+            .data_out_capacity
+            .unwrap_or(options.data_in.len() + 256)
+    ];
     let mut ctx_out = vec![0u8; options.ctx_out_capacity];
     let mut attr = sys::TestRun {
         prog_fd,
         data_in: options.data_in,
-        data_out: if data_out.is_empty() { None } else { Some(&mut data_out) },
+        data_out: if data_out.is_empty() {
+            None
+        } else {
+            Some(&mut data_out)
+        },
         ctx_in: options.ctx_in,
-        ctx_out: if ctx_out.is_empty() { None } else { Some(&mut ctx_out) },
+        ctx_out: if ctx_out.is_empty() {
+            None
+        } else {
+            Some(&mut ctx_out)
+        },
         repeat: options.repeat,
         flags: options.flags,
         cpu: options.cpu,

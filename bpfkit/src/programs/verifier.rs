@@ -32,8 +32,18 @@ pub struct VerifierError {
 const SUMMARY_LINES: usize = 3;
 
 impl VerifierError {
-    pub(crate) fn new(program: &str, source: SyscallError, log: String, log_truncated: bool) -> Self {
-        VerifierError { program: program.to_string(), source, log, log_truncated }
+    pub(crate) fn new(
+        program: &str,
+        source: SyscallError,
+        log: String,
+        log_truncated: bool,
+    ) -> Self {
+        VerifierError {
+            program: program.to_string(),
+            source,
+            log,
+            log_truncated,
+        }
     }
 
     /// The program's name.
@@ -65,8 +75,12 @@ impl VerifierError {
     /// insns", "verification time", ...) and blank lines are left out, since the cause stands
     /// just before them.
     pub fn summary_lines(&self) -> Vec<&str> {
-        let meaningful: Vec<&str> =
-            self.log.lines().map(str::trim_end).filter(|l| !l.trim().is_empty() && !is_statistics_line(l)).collect();
+        let meaningful: Vec<&str> = self
+            .log
+            .lines()
+            .map(str::trim_end)
+            .filter(|l| !l.trim().is_empty() && !is_statistics_line(l))
+            .collect();
         let start = meaningful.len().saturating_sub(SUMMARY_LINES);
         meaningful[start..].to_vec()
     }
@@ -81,7 +95,9 @@ impl VerifierError {
             );
         }
         if self.log.contains("unknown func") {
-            return Some("the program calls a helper this kernel does not have for this program type");
+            return Some(
+                "the program calls a helper this kernel does not have for this program type",
+            );
         }
         if self.log.contains("invalid func unknown#195896080") {
             return Some("an unresolved CO-RE relocation was reached");
@@ -92,21 +108,36 @@ impl VerifierError {
 
 fn is_statistics_line(line: &str) -> bool {
     let line = line.trim_start();
-    ["processed ", "verification time", "stack depth", "max_states_per_insn", "mark_read", "peak_states"]
-        .iter()
-        .any(|prefix| line.starts_with(prefix))
+    [
+        "processed ",
+        "verification time",
+        "stack depth",
+        "max_states_per_insn",
+        "mark_read",
+        "peak_states",
+    ]
+    .iter()
+    .any(|prefix| line.starts_with(prefix))
 }
 
 impl fmt::Display for VerifierError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "program `{}` was rejected by the kernel: {}", self.program, self.source.source)?;
+        write!(
+            f,
+            "program `{}` was rejected by the kernel: {}",
+            self.program, self.source.source
+        )?;
         let lines = self.summary_lines();
         let total = self.log.lines().filter(|l| !l.trim().is_empty()).count();
         for line in &lines {
             write!(f, "\n  {line}")?;
         }
         if total > lines.len() {
-            write!(f, "\n  ({} earlier log lines omitted; VerifierError::log() has them all)", total - lines.len())?;
+            write!(
+                f,
+                "\n  ({} earlier log lines omitted; VerifierError::log() has them all)",
+                total - lines.len()
+            )?;
         }
         if self.log_truncated {
             write!(f, "\n  (the kernel truncated the log)")?;
@@ -129,7 +160,10 @@ mod tests {
     use super::*;
 
     fn error(log: &str, errno: i32) -> VerifierError {
-        let source = SyscallError { command: "BPF_PROG_LOAD", source: std::io::Error::from_raw_os_error(errno) };
+        let source = SyscallError {
+            command: "BPF_PROG_LOAD",
+            source: std::io::Error::from_raw_os_error(errno),
+        };
         VerifierError::new("demo", source, log.to_string(), false)
     }
 
@@ -139,7 +173,10 @@ mod tests {
                    R2 invalid mem access 'scalar'\n\nprocessed 2 insns (limit 1000000) max_states_per_insn 0\n";
         let err = error(log, libc::EACCES);
         let lines = err.summary_lines();
-        assert_eq!(lines.last().copied(), Some("R2 invalid mem access 'scalar'"));
+        assert_eq!(
+            lines.last().copied(),
+            Some("R2 invalid mem access 'scalar'")
+        );
         assert_eq!(lines.len(), SUMMARY_LINES);
         let text = err.to_string();
         assert!(text.contains("program `demo` was rejected"), "{text}");

@@ -49,7 +49,9 @@ impl Xdp {
             extra: LinkExtra::None,
         };
         match sys::link_create(&attr) {
-            Ok(fd) => Ok(XdpLink { inner: XdpLinkInner::Fd(FdLink::new(fd)) }),
+            Ok(fd) => Ok(XdpLink {
+                inner: XdpLinkInner::Fd(FdLink::new(fd)),
+            }),
             // Kernels before 5.9 do not know BPF_XDP in LINK_CREATE and answer EINVAL.
             Err(err) if err.errno() == libc::EINVAL && !crate::features::kernel_at_least(5, 9) => {
                 self.attach_netlink(ifindex, flags)
@@ -64,8 +66,16 @@ impl Xdp {
     pub fn attach_netlink(&self, ifindex: u32, flags: XdpFlags) -> Result<XdpLink, ProgramError> {
         let prog_fd = self.data.fd()?;
         sys::netlink::xdp_attach(ifindex, prog_fd, flags.bits(), None)?;
-        let prog_fd = prog_fd.try_clone_to_owned().map_err(super::io_error("dup of the program fd"))?;
-        Ok(XdpLink { inner: XdpLinkInner::Netlink { ifindex, flags, prog_fd: Some(prog_fd) } })
+        let prog_fd = prog_fd
+            .try_clone_to_owned()
+            .map_err(super::io_error("dup of the program fd"))?;
+        Ok(XdpLink {
+            inner: XdpLinkInner::Netlink {
+                ifindex,
+                flags,
+                prog_fd: Some(prog_fd),
+            },
+        })
     }
 }
 
@@ -81,7 +91,11 @@ enum XdpLinkInner {
     Fd(FdLink),
     /// `prog_fd` is the attached program, checked on detach so we never remove someone else's;
     /// `None` once kept.
-    Netlink { ifindex: u32, flags: XdpFlags, prog_fd: Option<OwnedFd> },
+    Netlink {
+        ifindex: u32,
+        flags: XdpFlags,
+        prog_fd: Option<OwnedFd>,
+    },
 }
 
 impl XdpLink {
@@ -91,12 +105,20 @@ impl XdpLink {
         let new_fd = new_program.data.fd()?;
         match &mut self.inner {
             XdpLinkInner::Fd(link) => link.update(new_fd)?,
-            XdpLinkInner::Netlink { ifindex, flags, prog_fd } => {
+            XdpLinkInner::Netlink {
+                ifindex,
+                flags,
+                prog_fd,
+            } => {
                 let old = prog_fd.as_ref().map(|fd| fd.as_fd());
                 let replace_flag = if old.is_some() { XDP_FLAGS_REPLACE } else { 0 };
                 let mode = (*flags - XdpFlags::UPDATE_IF_NOEXIST).bits();
                 sys::netlink::xdp_attach(*ifindex, new_fd, mode | replace_flag, old)?;
-                *prog_fd = Some(new_fd.try_clone_to_owned().map_err(super::io_error("dup of the program fd"))?);
+                *prog_fd = Some(
+                    new_fd
+                        .try_clone_to_owned()
+                        .map_err(super::io_error("dup of the program fd"))?,
+                );
             }
         }
         Ok(())
@@ -125,11 +147,14 @@ impl XdpLink {
     pub fn keep(mut self) {
         match &mut self.inner {
             XdpLinkInner::Fd(_) => {
-                let inner = std::mem::replace(&mut self.inner, XdpLinkInner::Netlink {
-                    ifindex: 0,
-                    flags: XdpFlags::empty(),
-                    prog_fd: None,
-                });
+                let inner = std::mem::replace(
+                    &mut self.inner,
+                    XdpLinkInner::Netlink {
+                        ifindex: 0,
+                        flags: XdpFlags::empty(),
+                        prog_fd: None,
+                    },
+                );
                 if let XdpLinkInner::Fd(link) = inner {
                     link.keep();
                 }
@@ -142,10 +167,18 @@ impl XdpLink {
         match &mut self.inner {
             // Closing the fd (in Drop) detaches; an explicit detach also covers pinned links.
             XdpLinkInner::Fd(link) => Ok(sys::link_detach(link.as_fd())?),
-            XdpLinkInner::Netlink { ifindex, flags, prog_fd } => match prog_fd.take() {
+            XdpLinkInner::Netlink {
+                ifindex,
+                flags,
+                prog_fd,
+            } => match prog_fd.take() {
                 Some(fd) => {
                     let mode = (*flags - XdpFlags::UPDATE_IF_NOEXIST).bits();
-                    Ok(sys::netlink::xdp_detach(*ifindex, mode | XDP_FLAGS_REPLACE, Some(fd.as_fd()))?)
+                    Ok(sys::netlink::xdp_detach(
+                        *ifindex,
+                        mode | XDP_FLAGS_REPLACE,
+                        Some(fd.as_fd()),
+                    )?)
                 }
                 None => Ok(()),
             },
