@@ -6,7 +6,8 @@ use object::elf::{FileHeader64, SectionHeader64, Sym64};
 use object::read::elf::{FileHeader, Rel, SectionHeader, Sym};
 use object::Endianness;
 
-use crate::btf::{Btf, BtfKind, Endian};
+use crate::btf::ext::{BtfExt, ProgramExtInfo};
+use crate::btf::{Btf, BtfError, BtfKind, Endian};
 use crate::error::{ParseError, RelocationError};
 use crate::insn::Insn;
 use crate::maps::{self, DataSection, InitialValue, MapSpec, ValuesLayout};
@@ -46,9 +47,21 @@ pub struct Object {
     pub maps: Vec<MapSpec>,
     /// The `.BTF` section.
     pub btf: Option<Btf>,
+    /// The `.BTF.ext` section; `None` when absent or malformed (it is optional debug data, so a
+    /// bad one is logged and ignored, as libbpf does).
+    pub btf_ext: Option<BtfExt>,
     pub(crate) functions: Vec<Function>,
     pub(crate) code_sections: Vec<CodeSection>,
     globals: Vec<(String, GlobalVariable)>,
+    /// Section sizes and symbol offsets by section name, to fill in BTF `DATASEC`s for the kernel.
+    section_layouts: HashMap<String, SectionLayout>,
+}
+
+/// Size of a section and where its symbols are.
+#[derive(Clone, Debug, Default)]
+struct SectionLayout {
+    size: u32,
+    symbols: HashMap<String, u32>,
 }
 
 /// A function symbol in a code section.
@@ -191,6 +204,23 @@ impl Object {
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, g)| *g)
+    }
+
+    /// The object's BTF as `BPF_BTF_LOAD` takes it (`DATASEC` layouts filled in from the ELF);
+    /// `None` when the object has no BTF.
+    pub fn kernel_btf(&self) -> Option<Result<Vec<u8>, BtfError>> {
+        let btf = self.btf.as_ref()?;
+        let layouts = &self.section_layouts;
+        Some(btf.to_kernel_bytes(
+            |section| layouts.get(section).map(|l| l.size),
+            |section, symbol| layouts.get(section).and_then(|l| l.symbols.get(symbol).copied()),
+        ))
+    }
+
+    /// Func and line info for a linked program, ready for `BPF_PROG_LOAD`; empty without
+    /// `.BTF.ext`.
+    pub fn program_ext_info(&self, program: &LinkedProgram) -> ProgramExtInfo {
+        self.btf_ext.as_ref().map(|ext| ext.program_info(&program.functions)).unwrap_or_default()
     }
 
     /// Every relocation in code, in section and instruction order (for `bpfkit inspect`).
@@ -459,6 +489,17 @@ impl<'d> Parser<'d> {
         }
 
         let (code_sections, functions, code_index) = self.code()?;
+        let btf_ext = match (btf.as_ref(), self.section_index(".BTF.ext").and_then(|i| self.sections.get(i))) {
+            (Some(btf), Some(section)) => match BtfExt::parse(section.data, btf) {
+                Ok(ext) => Some(ext),
+                Err(err) => {
+                    log::warn!("ignoring malformed .BTF.ext: {err}");
+                    None
+                }
+            },
+            _ => None,
+        };
+        let section_layouts = self.section_layouts();
         let mut object = Object {
             name,
             license: license.clone(),
@@ -466,9 +507,11 @@ impl<'d> Parser<'d> {
             programs: Vec::new(),
             maps,
             btf,
+            btf_ext,
             functions,
             code_sections,
             globals: Vec::new(),
+            section_layouts,
         };
         self.relocations(&mut object, &code_index, &map_at, &data_maps, &btf_maps)?;
         object.globals = self.globals(&data_maps)?;
@@ -1003,6 +1046,26 @@ impl<'d> Parser<'d> {
             map.initial_slots.sort_by_key(|(s, _)| *s);
         }
         Ok(())
+    }
+
+    /// Sizes of the sections and offsets of their symbols, by section name.
+    fn section_layouts(&self) -> HashMap<String, SectionLayout> {
+        let mut layouts: HashMap<String, SectionLayout> = HashMap::new();
+        for section in &self.sections {
+            let size = u32::try_from(section.size).unwrap_or(u32::MAX);
+            layouts.entry(section.name.clone()).or_default().size = size;
+        }
+        for sym in &self.symbols {
+            let Some(section) = self.sections.get(usize::from(sym.shndx)) else {
+                continue;
+            };
+            if sym.name.is_empty() {
+                continue;
+            }
+            let offset = u32::try_from(sym.value).unwrap_or(u32::MAX);
+            layouts.entry(section.name.clone()).or_default().symbols.insert(sym.name.clone(), offset);
+        }
+        layouts
     }
 
     fn globals(

@@ -5,10 +5,11 @@
 //! maps, relocates and loads its programs, and fills prog arrays and map-in-map slots. The result
 //! is an [`Ebpf`], from which programs and maps are taken by name.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use bitflags::bitflags;
+use bpfkit_obj::btf::ext::{FUNC_INFO_REC_SIZE, LINE_INFO_REC_SIZE};
 use bpfkit_obj::insn::Insn;
 use bpfkit_obj::uapi::{map_type, prog_type};
 use bpfkit_obj::{
@@ -247,9 +248,11 @@ impl EbpfLoader {
             .clone()
             .unwrap_or_else(|| PathBuf::from(DEFAULT_PIN_PATH));
 
+        let btf_fd = load_object_btf(&object);
         let mut maps = Vec::with_capacity(object.maps.len());
         for spec in &object.maps {
-            maps.push(create_map(spec, &object.name, &pin_path)?);
+            let btf = btf_fd.as_ref().map(|fd| fd.as_fd());
+            maps.push(create_map(spec, &object.name, &pin_path, btf)?);
         }
         let programs = object
             .programs
@@ -274,6 +277,7 @@ impl EbpfLoader {
             programs,
             log_level: self.log_level,
             pending_slots: Vec::new(),
+            btf_fd,
         };
         ebpf.fill_map_slots()?;
         if self.autoload {
@@ -356,6 +360,9 @@ pub struct Ebpf {
     programs: Vec<Program>,
     log_level: VerifierLogLevel,
     pending_slots: Vec<PendingSlot>,
+    /// The object's BTF in the kernel, shared by its maps and programs; `None` when the object
+    /// has none or the kernel refused it.
+    btf_fd: Option<OwnedFd>,
 }
 
 impl Ebpf {
@@ -500,7 +507,8 @@ impl Ebpf {
             return Ok(());
         }
         let spec = &self.object.programs[index];
-        let (fd, count, log) = load_program(&self.object, spec, &self.maps, self.log_level)?;
+        let btf_fd = self.btf_fd.as_ref().map(|fd| fd.as_fd());
+        let (fd, count, log) = load_program(&self.object, spec, &self.maps, btf_fd, self.log_level)?;
         {
             let data = self.programs[index].data_mut();
             data.instruction_count = count;
@@ -586,8 +594,9 @@ fn load_program(
     object: &Object,
     spec: &ProgramSpec,
     maps: &[Option<MapData>],
+    btf_fd: Option<BorrowedFd<'_>>,
     log_level: VerifierLogLevel,
-) -> Result<(std::os::fd::OwnedFd, usize, Option<String>), ProgramError> {
+) -> Result<(OwnedFd, usize, Option<String>), ProgramError> {
     let section = spec
         .section
         .as_ref()
@@ -608,7 +617,7 @@ fn load_program(
             name: spec.name.clone(),
             source,
         })?;
-    let mut insns: Vec<Insn> = linked.instructions;
+    let mut insns: Vec<Insn> = linked.instructions.clone();
     for reloc in &linked.map_relocations {
         let map_name = object
             .maps
@@ -647,7 +656,14 @@ fn load_program(
             }
         }
     }
+    // Func and line info only mean something next to the object's BTF.
+    let ext_info = if btf_fd.is_some() { object.program_ext_info(&linked) } else { Default::default() };
     let attr = ProgLoad {
+        prog_btf_fd: btf_fd,
+        func_info: &ext_info.func_info,
+        func_info_rec_size: FUNC_INFO_REC_SIZE,
+        line_info: &ext_info.line_info,
+        line_info_rec_size: LINE_INFO_REC_SIZE,
         prog_type: section.prog_type,
         expected_attach_type: section.expected_attach_type.unwrap_or(0),
         insns: &insns,
@@ -674,6 +690,26 @@ fn load_program(
             err.log,
             err.log_truncated,
         )))),
+    }
+}
+
+/// Loads the object's BTF into the kernel. Failure is not fatal (libbpf behaves the same): maps
+/// and programs load without it, though programs that need it (callbacks, global functions with
+/// typed arguments) will then be refused with the verifier's reason.
+fn load_object_btf(object: &Object) -> Option<OwnedFd> {
+    let raw = match object.kernel_btf()? {
+        Ok(raw) => raw,
+        Err(err) => {
+            log::warn!("object BTF cannot be prepared for the kernel, loading without it: {err}");
+            return None;
+        }
+    };
+    match sys::btf_load(&raw, 0) {
+        Ok(fd) => Some(fd),
+        Err(err) => {
+            log::warn!("the kernel refused the object's BTF, loading without it: {err}");
+            None
+        }
     }
 }
 
@@ -711,6 +747,7 @@ fn create_map(
     spec: &MapSpec,
     object_name: &str,
     pin_dir: &Path,
+    btf_fd: Option<BorrowedFd<'_>>,
 ) -> Result<Option<MapData>, EbpfError> {
     if matches!(spec.kind, MapKind::Kconfig) {
         // `.kconfig` externs are resolved with the BTF/CO-RE work; a program using them fails to
@@ -739,7 +776,23 @@ fn create_map(
     };
     let name = kernel_map_name(spec, object_name);
     let mut attr = map_create_attr(spec, &name, inner.as_ref());
-    let map = match MapData::create(&attr) {
+    if let (Some(btf_fd), Some(value_type)) = (btf_fd, spec.btf_value_type_id) {
+        attr.btf_fd = Some(btf_fd);
+        attr.btf_key_type_id = spec.btf_key_type_id.unwrap_or(0);
+        attr.btf_value_type_id = value_type;
+    }
+    let created = MapData::create(&attr).or_else(|err| {
+        if attr.btf_fd.is_none() {
+            return Err(err);
+        }
+        // As libbpf does: a kernel that refuses the map's BTF description may still take the map.
+        log::debug!("map `{}`: creating with BTF failed ({err}); retrying without BTF", spec.name);
+        attr.btf_fd = None;
+        attr.btf_key_type_id = 0;
+        attr.btf_value_type_id = 0;
+        MapData::create(&attr)
+    });
+    let map = match created {
         Ok(map) => map,
         // Kernels before 5.5 cannot mmap arrays; data maps work without it.
         Err(err)

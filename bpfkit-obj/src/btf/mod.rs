@@ -7,6 +7,8 @@
 //!
 //! Both byte orders are accepted: the magic `0xeB9F` tells which one the producer used.
 
+pub mod ext;
+mod fixup;
 mod types;
 
 pub use types::{
@@ -61,6 +63,12 @@ pub enum BtfError {
         len: u32,
         /// Bytes after the header.
         total: usize,
+    },
+    /// The `.BTF.ext` section (or a type record being fixed up) is malformed.
+    #[error("malformed .BTF.ext: {reason}")]
+    BadExt {
+        /// What is wrong.
+        reason: &'static str,
     },
     /// The string section must start with an empty string and end with a NUL.
     #[error("malformed BTF string section")]

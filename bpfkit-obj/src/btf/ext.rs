@@ -1,0 +1,169 @@
+//! `.BTF.ext`: per-instruction debug records (function info, line info) that travel with each
+//! program to the kernel, so verifier logs and `bpftool prog dump` show functions and source lines.
+//!
+//! Layout: a header (magic, version, flags, hdr_len, then offset/length pairs for func_info,
+//! line_info and, optionally, CO-RE relocations), each part starting with its record size and
+//! holding per-section groups: `sec_name_off: u32, num_info: u32`, then `num_info` records. Record
+//! offsets are in bytes within the ELF section; we keep instruction indexes.
+
+use super::{Btf, BtfError, Endian};
+use crate::relocation::LinkedFunction;
+
+/// Size of a `bpf_func_info` record as the kernel takes it: insn_off, type_id.
+pub const FUNC_INFO_REC_SIZE: u32 = 8;
+/// Size of a `bpf_line_info` record: insn_off, file_name_off, line_off, line_col.
+pub const LINE_INFO_REC_SIZE: u32 = 16;
+
+/// One function record: the function starting at `insn` has BTF `FUNC` type `type_id`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FuncInfo {
+    /// Instruction index in its section.
+    pub insn: u32,
+    /// BTF `FUNC` type id.
+    pub type_id: u32,
+}
+
+/// One line record: instruction `insn` comes from this source line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LineInfo {
+    /// Instruction index in its section.
+    pub insn: u32,
+    /// BTF string offset of the file name.
+    pub file_name_off: u32,
+    /// BTF string offset of the source line's text.
+    pub line_off: u32,
+    /// Line number (high 22 bits) and column (low 10 bits).
+    pub line_col: u32,
+}
+
+/// The parsed `.BTF.ext` section.
+#[derive(Clone, Debug, Default)]
+pub struct BtfExt {
+    /// Function records by ELF section name.
+    pub func_info: Vec<(String, Vec<FuncInfo>)>,
+    /// Line records by ELF section name.
+    pub line_info: Vec<(String, Vec<LineInfo>)>,
+}
+
+/// Func and line info of one linked program, encoded for `BPF_PROG_LOAD` (host byte order).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProgramExtInfo {
+    /// `bpf_func_info` records, [`FUNC_INFO_REC_SIZE`] bytes each.
+    pub func_info: Vec<u8>,
+    /// `bpf_line_info` records, [`LINE_INFO_REC_SIZE`] bytes each.
+    pub line_info: Vec<u8>,
+}
+
+impl BtfExt {
+    /// Parses `.BTF.ext` bytes; section names are resolved in `btf`'s string table.
+    pub fn parse(data: &[u8], btf: &Btf) -> Result<BtfExt, BtfError> {
+        let endian = btf.endian();
+        let word = |offset: usize| endian.read_u32(data, offset).ok_or(BtfError::BadExt { reason: "truncated header" });
+        let magic = data.get(..2).ok_or(BtfError::BadExt { reason: "truncated header" })?;
+        let expected_magic = match endian {
+            Endian::Little => [0x9f, 0xeb],
+            Endian::Big => [0xeb, 0x9f],
+        };
+        if magic != expected_magic {
+            return Err(BtfError::BadExt { reason: "bad magic" });
+        }
+        let hdr_len = word(4)? as usize;
+        if hdr_len < 24 || hdr_len > data.len() {
+            return Err(BtfError::BadExt { reason: "bad header length" });
+        }
+        let part = |off_at: usize| -> Result<&[u8], BtfError> {
+            let offset = word(off_at)? as usize;
+            let len = word(off_at + 4)? as usize;
+            let start = hdr_len.checked_add(offset).ok_or(BtfError::BadExt { reason: "part out of bounds" })?;
+            let end = start.checked_add(len).ok_or(BtfError::BadExt { reason: "part out of bounds" })?;
+            data.get(start..end).ok_or(BtfError::BadExt { reason: "part out of bounds" })
+        };
+        let func_part = part(8)?;
+        let line_part = part(16)?;
+        let func_info = parse_groups(func_part, btf, FUNC_INFO_REC_SIZE as usize, |rec| {
+            Some(FuncInfo { insn: endian.read_u32(rec, 0)? / 8, type_id: endian.read_u32(rec, 4)? })
+        })?;
+        let line_info = parse_groups(line_part, btf, LINE_INFO_REC_SIZE as usize, |rec| {
+            Some(LineInfo {
+                insn: endian.read_u32(rec, 0)? / 8,
+                file_name_off: endian.read_u32(rec, 4)?,
+                line_off: endian.read_u32(rec, 8)?,
+                line_col: endian.read_u32(rec, 12)?,
+            })
+        })?;
+        Ok(BtfExt { func_info, line_info })
+    }
+
+    /// The func and line info of a linked program: the records of each function it is made of,
+    /// moved to where that function landed. Records are sorted by instruction, as the kernel
+    /// requires.
+    pub fn program_info(&self, functions: &[LinkedFunction]) -> ProgramExtInfo {
+        let mut funcs: Vec<(u32, u32)> = Vec::new();
+        let mut lines: Vec<(u32, [u32; 3])> = Vec::new();
+        for function in functions {
+            let start = function.section_insn as u64;
+            let end = start + function.len as u64;
+            let moved = |insn: u32| (function.start_insn as u64 + (u64::from(insn) - start)) as u32;
+            let in_function = |insn: u32| (start..end).contains(&u64::from(insn));
+            if let Some((_, records)) = self.func_info.iter().find(|(s, _)| *s == function.section) {
+                funcs.extend(records.iter().filter(|r| in_function(r.insn)).map(|r| (moved(r.insn), r.type_id)));
+            }
+            if let Some((_, records)) = self.line_info.iter().find(|(s, _)| *s == function.section) {
+                lines.extend(
+                    records.iter().filter(|r| in_function(r.insn)).map(|r| (moved(r.insn), [r.file_name_off, r.line_off, r.line_col])),
+                );
+            }
+        }
+        funcs.sort_by_key(|&(insn, _)| insn);
+        funcs.dedup_by_key(|&mut (insn, _)| insn);
+        lines.sort_by_key(|&(insn, _)| insn);
+        lines.dedup_by_key(|&mut (insn, _)| insn);
+        let mut info = ProgramExtInfo::default();
+        for (insn, type_id) in funcs {
+            info.func_info.extend_from_slice(&insn.to_ne_bytes());
+            info.func_info.extend_from_slice(&type_id.to_ne_bytes());
+        }
+        for (insn, rest) in lines {
+            info.line_info.extend_from_slice(&insn.to_ne_bytes());
+            for value in rest {
+                info.line_info.extend_from_slice(&value.to_ne_bytes());
+            }
+        }
+        info
+    }
+}
+
+/// Reads `rec_size, (sec_name_off, num_info, records...)*`.
+fn parse_groups<T>(
+    part: &[u8],
+    btf: &Btf,
+    min_rec_size: usize,
+    decode: impl Fn(&[u8]) -> Option<T>,
+) -> Result<Vec<(String, Vec<T>)>, BtfError> {
+    let endian = btf.endian();
+    let mut groups = Vec::new();
+    if part.is_empty() {
+        return Ok(groups);
+    }
+    let rec_size = endian.read_u32(part, 0).ok_or(BtfError::BadExt { reason: "truncated record size" })? as usize;
+    if rec_size < min_rec_size {
+        return Err(BtfError::BadExt { reason: "record size smaller than the kernel's" });
+    }
+    let mut offset = 4usize;
+    while offset < part.len() {
+        let name_off = endian.read_u32(part, offset).ok_or(BtfError::BadExt { reason: "truncated group" })?;
+        let count = endian.read_u32(part, offset + 4).ok_or(BtfError::BadExt { reason: "truncated group" })? as usize;
+        offset += 8;
+        let bytes = count.checked_mul(rec_size).ok_or(BtfError::BadExt { reason: "record count overflows" })?;
+        let records = part
+            .get(offset..offset.checked_add(bytes).ok_or(BtfError::BadExt { reason: "record count overflows" })?)
+            .ok_or(BtfError::BadExt { reason: "records beyond the section" })?;
+        let decoded = records
+            .chunks_exact(rec_size)
+            .map(|rec| decode(rec).ok_or(BtfError::BadExt { reason: "truncated record" }))
+            .collect::<Result<Vec<T>, BtfError>>()?;
+        groups.push((btf.string_at(name_off)?.to_string(), decoded));
+        offset += bytes;
+    }
+    Ok(groups)
+}
