@@ -19,7 +19,8 @@ use json::Json;
 const USAGE: &str = "usage:
   bpfkit load OBJECT [--pin DIR] [--json] [--log-level N]
       create the object's maps and load every program (no attach); exit 0 only if all loaded.
-      --pin DIR   pin programs at DIR/<program> and maps at DIR/maps/<map> (DIR on a bpffs)
+      --pin DIR   pin programs at DIR/<program> and maps at DIR/maps/<map> (DIR on a bpffs;
+                  bpffs refuses dots, so `.bss` pins as `_bss`)
       --json      one JSON document instead of text
       --log-level verifier log level (1 debug, 2 verbose, 4 stats) for every load
   bpfkit inspect OBJECT [--disasm]
@@ -210,7 +211,7 @@ fn load(options: &LoadOptions) -> Result<bool, String> {
     }
     if let Some(pin) = &options.pin {
         for (name, map) in ebpf.maps() {
-            let path = pin.join("maps").join(name);
+            let path = pin.join("maps").join(bpfkit::pin_name(name));
             // Maps pinned by name were pinned (or reused) by the loader already.
             if !path.exists() {
                 map.pin(&path)

@@ -36,5 +36,5 @@ pub mod programs;
 pub mod sys;
 
 pub use bpfkit_obj as obj;
-pub use loader::{Ebpf, EbpfError, EbpfLoader, VerifierLogLevel};
+pub use loader::{pin_name, Ebpf, EbpfError, EbpfLoader, VerifierLogLevel};
 pub use pod::Pod;

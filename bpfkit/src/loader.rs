@@ -89,6 +89,17 @@ pub enum EbpfError {
         #[source]
         source: MapError,
     },
+    /// Pinning a map, or opening its pin, failed.
+    #[error("map `{name}`: pin `{path}`: {source}")]
+    Pin {
+        /// The map's name.
+        name: String,
+        /// The pin path.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: MapError,
+    },
     /// A map pinned under the pin path does not match the object's definition.
     #[error("map `{name}`: the map pinned at `{path}` does not match the object's definition ({detail})")]
     PinnedMapMismatch {
@@ -725,6 +736,12 @@ fn needs_kernel_btf_target(prog_type: u32) -> bool {
     )
 }
 
+/// The file name of a map's pin: bpffs refuses names with dots, so `.bss` pins as `_bss` (the
+/// same rule as libbpf).
+pub fn pin_name(map_name: &str) -> String {
+    map_name.replace('.', "_")
+}
+
 /// The name a map gets in the kernel: data maps are prefixed with (up to 8 characters of) the
 /// object name, as libbpf does, so `bpftool map` tells them apart.
 fn kernel_map_name(spec: &MapSpec, object_name: &str) -> String {
@@ -758,10 +775,10 @@ fn create_map(
         name: spec.name.clone(),
         source,
     };
-    let pin = (spec.pinning == Pinning::ByName).then(|| pin_dir.join(&spec.name));
+    let pin = (spec.pinning == Pinning::ByName).then(|| pin_dir.join(pin_name(&spec.name)));
     if let Some(path) = &pin {
         if path.exists() {
-            let map = MapData::from_pin(path).map_err(map_err)?;
+            let map = MapData::from_pin(path).map_err(|source| EbpfError::Pin { name: spec.name.clone(), path: path.clone(), source })?;
             check_pinned_compatible(spec, &map, path)?;
             return Ok(Some(map));
         }
@@ -816,7 +833,7 @@ fn create_map(
         map.freeze().map_err(map_err)?;
     }
     if let Some(path) = &pin {
-        map.pin(path).map_err(map_err)?;
+        map.pin(path).map_err(|source| EbpfError::Pin { name: spec.name.clone(), path: path.clone(), source })?;
     }
     Ok(Some(map))
 }
