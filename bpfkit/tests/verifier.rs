@@ -11,7 +11,9 @@ const CAUSE: &str = "invalid access to packet";
 #[test]
 fn rejection_carries_the_verifier_log() {
     require_root!();
-    let err = EbpfLoader::new().load(&common::object("verifier_reject.bpf.o")).err().expect("the verifier must reject it");
+    let err = EbpfLoader::new()
+        .load(&common::object("verifier_reject.bpf.o"))
+        .expect_err("the verifier must reject it");
     let EbpfError::Program(ProgramError::Verifier(verifier)) = &err else {
         panic!("expected a verifier error, got {err:?}");
     };
@@ -20,7 +22,10 @@ fn rejection_carries_the_verifier_log() {
     assert_eq!(verifier.errno(), 13, "EACCES");
     // The short form names the program and the cause.
     let summary = err.to_string();
-    assert!(summary.contains("unchecked_read") && summary.contains(CAUSE), "{summary}");
+    assert!(
+        summary.contains("unchecked_read") && summary.contains(CAUSE),
+        "{summary}"
+    );
 }
 
 #[test]
@@ -35,9 +40,17 @@ fn rejection_of_a_program_loaded_later_carries_the_log() {
         Err(ProgramError::Verifier(verifier)) => {
             assert!(verifier.log().contains(CAUSE), "log:\n{}", verifier.log());
             // With a log level, the log holds the instructions the verifier walked too.
-            assert!(verifier.log().lines().count() > 2, "log:\n{}", verifier.log());
+            assert!(
+                verifier.log().lines().count() > 2,
+                "log:\n{}",
+                verifier.log()
+            );
         }
         other => panic!("expected a verifier error, got {other:?}"),
     }
-    assert!(!ebpf.program("unchecked_read").expect("program").data().is_loaded());
+    assert!(!ebpf
+        .program("unchecked_read")
+        .expect("program")
+        .data()
+        .is_loaded());
 }

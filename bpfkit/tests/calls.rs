@@ -26,13 +26,18 @@ fn run(ebpf: &Ebpf, program: &str) -> u32 {
         .program(program)
         .expect("program")
         .data()
-        .test_run(&TestRunOptions { data_in: &packet, repeat: 1, ..Default::default() })
+        .test_run(&TestRunOptions {
+            data_in: &packet,
+            repeat: 1,
+            ..Default::default()
+        })
         .expect("test run");
     output.retval
 }
 
 fn global(ebpf: &Ebpf, name: &str) -> u64 {
-    ebpf.global::<u64>(name).unwrap_or_else(|e| panic!("reading {name}: {e}"))
+    ebpf.global::<u64>(name)
+        .unwrap_or_else(|e| panic!("reading {name}: {e}"))
 }
 
 #[test]
@@ -49,15 +54,25 @@ fn rodata_settings_change_behaviour_and_counters_accumulate() {
     assert_eq!(global(&ebpf, "total"), TOTAL);
     assert_eq!(global(&ebpf, "custom_addend"), CUSTOM_ADDEND);
     assert_eq!(global(&ebpf, "custom_offset"), CUSTOM_OFFSET);
-    assert_eq!(ebpf.global::<u32>("multiplier").expect("multiplier"), multiplier);
+    assert_eq!(
+        ebpf.global::<u32>("multiplier").expect("multiplier"),
+        multiplier
+    );
     for section in [".rodata", ".data", ".bss", ".data.custom", ".rodata.custom"] {
         assert!(ebpf.map(section).is_some(), "no map for {section}");
     }
 
     let first = expected_result(u64::from(multiplier), u64::from(iterations), CUSTOM_ADDEND);
-    let second = expected_result(u64::from(multiplier), u64::from(iterations), CUSTOM_ADDEND + 1);
+    let second = expected_result(
+        u64::from(multiplier),
+        u64::from(iterations),
+        CUSTOM_ADDEND + 1,
+    );
     assert_eq!(run(&ebpf, "calls_main"), XDP_PASS);
-    assert_eq!(global(&ebpf, "last_loop_sum"), (0..u64::from(iterations)).sum::<u64>());
+    assert_eq!(
+        global(&ebpf, "last_loop_sum"),
+        (0..u64::from(iterations)).sum::<u64>()
+    );
     assert_eq!(global(&ebpf, "last_result"), first);
     assert_eq!(run(&ebpf, "calls_main"), XDP_PASS);
     assert_eq!(global(&ebpf, "last_result"), second);
@@ -70,7 +85,10 @@ fn rodata_settings_change_behaviour_and_counters_accumulate() {
     run(&ebpf, "calls_main");
     assert_eq!(global(&ebpf, "runs"), 41);
     // .rodata is frozen after load.
-    assert!(ebpf.set_global("multiplier", &9u32).is_err(), ".rodata must be read-only after load");
+    assert!(
+        ebpf.set_global("multiplier", &9u32).is_err(),
+        ".rodata must be read-only after load"
+    );
 }
 
 #[test]
@@ -78,17 +96,25 @@ fn default_rodata_gives_the_default_result() {
     require_root!();
     let ebpf = Ebpf::load(&common::object("calls.bpf.o")).expect("load");
     assert_eq!(run(&ebpf, "calls_main"), XDP_PASS);
-    assert_eq!(global(&ebpf, "last_result"), expected_result(1, 4, CUSTOM_ADDEND));
+    assert_eq!(
+        global(&ebpf, "last_result"),
+        expected_result(1, 4, CUSTOM_ADDEND)
+    );
 }
 
 #[test]
 fn setting_an_unknown_global_fails_before_load() {
     require_root!();
-    let result = EbpfLoader::new().set_global("no_such_variable", &1u32, true).load(&common::object("calls.bpf.o"));
-    let err = result.err().expect("an unknown global must be an error");
+    let result = EbpfLoader::new()
+        .set_global("no_such_variable", &1u32, true)
+        .load(&common::object("calls.bpf.o"));
+    let err = result.expect_err("an unknown global must be an error");
     assert!(err.to_string().contains("no_such_variable"), "{err}");
     // Optional settings of absent variables are ignored.
-    EbpfLoader::new().set_global("no_such_variable", &1u32, false).load(&common::object("calls.bpf.o")).expect("load");
+    EbpfLoader::new()
+        .set_global("no_such_variable", &1u32, false)
+        .load(&common::object("calls.bpf.o"))
+        .expect("load");
 }
 
 #[test]
@@ -98,5 +124,8 @@ fn calls_into_another_section() {
     let packet_len = 64u64;
     assert_eq!(run(&ebpf, "cross_section"), XDP_PASS);
     // section_result = triple(len) + triple_plus_one(2) = 3 * len + 7
-    assert_eq!(global(&ebpf, "section_result"), 3 * packet_len + (3 * 2 + 1));
+    assert_eq!(
+        global(&ebpf, "section_result"),
+        3 * packet_len + (3 * 2 + 1)
+    );
 }

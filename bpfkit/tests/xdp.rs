@@ -21,13 +21,24 @@ fn load() -> Ebpf {
 }
 
 fn count(ebpf: &Ebpf, protocol: u32) -> u64 {
-    let counts: HashMap<_, u32, u64> = HashMap::try_from(ebpf.map("counts").expect("map `counts`")).expect("a hash map");
-    counts.get(&protocol).expect("looking up a count").unwrap_or(0)
+    let counts: HashMap<_, u32, u64> =
+        HashMap::try_from(ebpf.map("counts").expect("map `counts`")).expect("a hash map");
+    counts
+        .get(&protocol)
+        .expect("looking up a count")
+        .unwrap_or(0)
 }
 
 /// `ip -d link` mentions xdp (`xdpgeneric`, `prog/xdp id ...`) only when a program is attached.
 fn xdp_details(pair: &VethPair) -> String {
     pair.right.link_details(VethPair::RIGHT_IF)
+}
+
+/// The generic-mode XDP program on `ifindex`, as netlink reports it (call inside the namespace).
+fn attached_program(ifindex: u32) -> Option<u32> {
+    bpfkit::sys::netlink::xdp_query(ifindex)
+        .expect("XDP query")
+        .skb_prog_id
 }
 
 /// Attaches xdp_count to the right end, pings it from the left, detaches, and checks the counts:
@@ -39,24 +50,49 @@ fn counts_pings(netlink: bool) {
     let mut ebpf = load();
     let pings = 5;
     pair.right.run(|| {
-        let program: &mut Xdp = ebpf.program_mut("xdp_count").expect("program").try_into().expect("an XDP program");
+        let program: &mut Xdp = ebpf
+            .program_mut("xdp_count")
+            .expect("program")
+            .try_into()
+            .expect("an XDP program");
         let link = if netlink {
-            program.attach_netlink(ifindex, XdpFlags::SKB_MODE).expect("netlink attach")
+            program
+                .attach_netlink(ifindex, XdpFlags::SKB_MODE)
+                .expect("netlink attach")
         } else {
-            program.attach(ifindex, XdpFlags::SKB_MODE).expect("bpf_link attach")
+            program
+                .attach(ifindex, XdpFlags::SKB_MODE)
+                .expect("bpf_link attach")
         };
         assert_eq!(link.is_bpf_link(), !netlink);
         let details = xdp_details(&pair);
-        assert!(details.contains("xdpgeneric") && details.contains("xdp_count"), "{details}");
+        assert!(
+            details.contains("xdpgeneric") && details.contains("xdp_count"),
+            "{details}"
+        );
+        let program_id = program.info().expect("program info").id;
+        assert_eq!(
+            attached_program(ifindex),
+            Some(program_id),
+            "netlink query of the interface"
+        );
         pair.left.ping(VethPair::RIGHT_ADDR, pings);
         drop(link);
+        assert_eq!(
+            attached_program(ifindex),
+            None,
+            "still attached after the link was dropped"
+        );
     });
     assert_eq!(count(&ebpf, ICMP), u64::from(pings));
     assert_eq!(count(&ebpf, UDP), 0);
     assert_eq!(count(&ebpf, TCP), 0);
 
     let details = xdp_details(&pair);
-    assert!(!details.contains("xdp"), "still attached after the link was dropped:\n{details}");
+    assert!(
+        !details.contains("xdp"),
+        "still attached after the link was dropped:\n{details}"
+    );
     // Detached for real: more pings are not counted.
     pair.left.ping(VethPair::RIGHT_ADDR, 2);
     assert_eq!(count(&ebpf, ICMP), u64::from(pings));
@@ -82,16 +118,30 @@ fn atomic_replace(netlink: bool) {
     let mut ebpf = load();
     let (before, after) = (3u32, 4u32);
     pair.right.run(|| {
-        let first: &mut Xdp = ebpf.program_mut("xdp_count").expect("program").try_into().expect("XDP");
+        let first: &mut Xdp = ebpf
+            .program_mut("xdp_count")
+            .expect("program")
+            .try_into()
+            .expect("XDP");
         let mut link = if netlink {
-            first.attach_netlink(ifindex, XdpFlags::SKB_MODE).expect("netlink attach")
+            first
+                .attach_netlink(ifindex, XdpFlags::SKB_MODE)
+                .expect("netlink attach")
         } else {
             first.attach(ifindex, XdpFlags::SKB_MODE).expect("attach")
         };
         pair.left.ping(VethPair::RIGHT_ADDR, before);
 
-        let second: &Xdp = ebpf.program("xdp_count_v2").expect("program").try_into().expect("XDP");
+        let second: &Xdp = ebpf
+            .program("xdp_count_v2")
+            .expect("program")
+            .try_into()
+            .expect("XDP");
         link.update(second).expect("atomic replace");
+        assert_eq!(
+            attached_program(ifindex),
+            Some(second.info().expect("info").id)
+        );
         let details = xdp_details(&pair);
         assert!(details.contains("xdp_count_v2"), "{details}");
         pair.left.ping(VethPair::RIGHT_ADDR, after);
@@ -101,7 +151,10 @@ fn atomic_replace(netlink: bool) {
     assert_eq!(count(&ebpf, V2_OFFSET + ICMP), u64::from(after));
     // v2 also counts non-IP frames (ARP), so at least the pings.
     let v2_packets: u64 = ebpf.global("v2_packets").expect("v2_packets");
-    assert!(v2_packets >= u64::from(after), "v2 saw {v2_packets} packets");
+    assert!(
+        v2_packets >= u64::from(after),
+        "v2 saw {v2_packets} packets"
+    );
     let details = xdp_details(&pair);
     assert!(!details.contains("xdp"), "{details}");
 }

@@ -26,7 +26,10 @@ const XDP_TX: u32 = 3;
 const NOT_FOUND: u32 = 0xdead_beef;
 
 fn load_in(bpffs: &Bpffs) -> Ebpf {
-    EbpfLoader::new().pin_path(bpffs.path()).load(&common::object("maps.bpf.o")).expect("loading maps.bpf.o")
+    EbpfLoader::new()
+        .pin_path(bpffs.path())
+        .load(&common::object("maps.bpf.o"))
+        .expect("loading maps.bpf.o")
 }
 
 fn map<'a>(ebpf: &'a Ebpf, name: &str) -> &'a MapData {
@@ -38,15 +41,25 @@ fn run(ebpf: &Ebpf, program: &str) -> u32 {
     ebpf.program(program)
         .unwrap_or_else(|| panic!("no program {program}"))
         .data()
-        .test_run(&TestRunOptions { data_in: &packet, repeat: 1, ..Default::default() })
+        .test_run(&TestRunOptions {
+            data_in: &packet,
+            repeat: 1,
+            ..Default::default()
+        })
         .unwrap_or_else(|e| panic!("test run of {program}: {e}"))
         .retval
 }
 
 /// (type, key size, value size, max entries, flags) as the kernel reports them.
 fn shape(ebpf: &Ebpf, name: &str) -> (u32, u32, u32, u32, u32) {
-    let info = map(ebpf, name).info().unwrap_or_else(|e| panic!("info of {name}: {e}"));
-    (info.map_type, info.key_size, info.value_size, info.max_entries, info.map_flags)
+    let info = map(ebpf, name).info();
+    (
+        info.map_type,
+        info.key_size,
+        info.value_size,
+        info.max_entries,
+        info.map_flags,
+    )
 }
 
 #[test]
@@ -54,15 +67,41 @@ fn btf_map_attributes_reach_the_kernel() {
     require_root!();
     let bpffs = Bpffs::new();
     let ebpf = load_in(&bpffs);
-    assert_eq!(shape(&ebpf, "typed_hash"), (BPF_MAP_TYPE_HASH, 4, 8, 32, BPF_F_NO_PREALLOC), "key/value by type");
-    assert_eq!(shape(&ebpf, "sized_array"), (BPF_MAP_TYPE_ARRAY, 4, 24, 3, 0), "key_size/value_size");
-    assert_eq!(shape(&ebpf, "numa_hash"), (BPF_MAP_TYPE_HASH, 4, 4, 8, BPF_F_NUMA_NODE), "numa_node");
-    assert_eq!(ebpf.object().map("numa_hash").expect("spec").numa_node, Some(0));
-    assert_eq!(shape(&ebpf, "bloom"), (BPF_MAP_TYPE_BLOOM_FILTER, 0, 4, 64, 0), "bloom filter");
-    assert_eq!(map(&ebpf, "bloom").info().expect("info").map_extra, 3, "map_extra (hash functions)");
+    assert_eq!(
+        shape(&ebpf, "typed_hash"),
+        (BPF_MAP_TYPE_HASH, 4, 8, 32, BPF_F_NO_PREALLOC),
+        "key/value by type"
+    );
+    assert_eq!(
+        shape(&ebpf, "sized_array"),
+        (BPF_MAP_TYPE_ARRAY, 4, 24, 3, 0),
+        "key_size/value_size"
+    );
+    assert_eq!(
+        shape(&ebpf, "numa_hash"),
+        (BPF_MAP_TYPE_HASH, 4, 4, 8, BPF_F_NUMA_NODE),
+        "numa_node"
+    );
+    assert_eq!(
+        ebpf.object().map("numa_hash").expect("spec").numa_node,
+        Some(0)
+    );
+    assert_eq!(
+        shape(&ebpf, "bloom"),
+        (BPF_MAP_TYPE_BLOOM_FILTER, 0, 4, 64, 0),
+        "bloom filter"
+    );
+    assert_eq!(
+        map(&ebpf, "bloom").info().map_extra,
+        3,
+        "map_extra (hash functions)"
+    );
     assert_eq!(shape(&ebpf, "outer_array").0, BPF_MAP_TYPE_ARRAY_OF_MAPS);
     assert_eq!(shape(&ebpf, "outer_hash").0, BPF_MAP_TYPE_HASH_OF_MAPS);
-    assert_eq!(shape(&ebpf, "jump_table"), (BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4, 0));
+    assert_eq!(
+        shape(&ebpf, "jump_table"),
+        (BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4, 0)
+    );
     assert_eq!(run(&ebpf, "use_attributes"), XDP_PASS);
     let typed: HashMap<_, u32, u64> = HashMap::try_from(map(&ebpf, "typed_hash")).expect("hash");
     assert_eq!(typed.get(&0).expect("lookup"), Some(1));
@@ -85,8 +124,14 @@ fn legacy_maps_are_created_and_used() {
     require_root!();
     let bpffs = Bpffs::new();
     let ebpf = load_in(&bpffs);
-    assert_eq!(shape(&ebpf, "legacy_hash"), (BPF_MAP_TYPE_HASH, 4, 8, 16, BPF_F_NO_PREALLOC));
-    assert_eq!(shape(&ebpf, "legacy_array"), (BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0));
+    assert_eq!(
+        shape(&ebpf, "legacy_hash"),
+        (BPF_MAP_TYPE_HASH, 4, 8, 16, BPF_F_NO_PREALLOC)
+    );
+    assert_eq!(
+        shape(&ebpf, "legacy_array"),
+        (BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0)
+    );
     assert_eq!(run(&ebpf, "use_legacy"), XDP_PASS);
     assert_eq!(run(&ebpf, "use_legacy"), XDP_PASS);
     let array: Array<_, u64> = Array::try_from(map(&ebpf, "legacy_array")).expect("array");
@@ -104,23 +149,31 @@ fn pinning_by_name_pins_under_the_pin_path_and_reuses() {
     assert!(pin.exists(), "{} was not created", pin.display());
     // Only maps marked LIBBPF_PIN_BY_NAME are pinned.
     assert!(!bpffs.path().join("typed_hash").exists());
-    let counts: HashMap<_, u32, u64> = HashMap::try_from(map(&first, "pinned_counts")).expect("hash");
+    let counts: HashMap<_, u32, u64> =
+        HashMap::try_from(map(&first, "pinned_counts")).expect("hash");
     counts.insert(&7, &99).expect("insert");
 
     let second = load_in(&bpffs);
-    let first_id = map(&first, "pinned_counts").info().expect("info").id;
-    let second_id = map(&second, "pinned_counts").info().expect("info").id;
-    assert_eq!(first_id, second_id, "the second load must reuse the pinned map");
+    let first_id = map(&first, "pinned_counts").info().id;
+    let second_id = map(&second, "pinned_counts").info().id;
+    assert_eq!(
+        first_id, second_id,
+        "the second load must reuse the pinned map"
+    );
     // Maps that are not pinned are created afresh.
-    assert_ne!(map(&first, "typed_hash").info().expect("info").id, map(&second, "typed_hash").info().expect("info").id);
-    let reused: HashMap<_, u32, u64> = HashMap::try_from(map(&second, "pinned_counts")).expect("hash");
+    assert_ne!(
+        map(&first, "typed_hash").info().id,
+        map(&second, "typed_hash").info().id
+    );
+    let reused: HashMap<_, u32, u64> =
+        HashMap::try_from(map(&second, "pinned_counts")).expect("hash");
     assert_eq!(reused.get(&7).expect("lookup"), Some(99));
 
     // The pin outlives both loads.
     drop(first);
     drop(second);
     let from_pin = MapData::from_pin(&pin).expect("opening the pin");
-    assert_eq!(from_pin.info().expect("info").id, first_id);
+    assert_eq!(from_pin.info().id, first_id);
 }
 
 #[test]
@@ -133,11 +186,18 @@ fn map_in_map_slots_hold_the_initial_inner_maps() {
     inner_a.set(0, &11).expect("set");
     inner_b.set(0, &22).expect("set");
     assert_eq!(run(&ebpf, "read_inner"), XDP_PASS);
-    let read = |name: &str| ebpf.global::<u32>(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let read = |name: &str| {
+        ebpf.global::<u32>(name)
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
     assert_eq!(read("via_array_0"), 11, "outer_array[0] = inner_a");
     assert_eq!(read("via_array_1"), 22, "outer_array[1] = inner_b");
     assert_eq!(read("via_hash_3"), 22, "outer_hash[3] = inner_b");
-    assert_eq!(read("via_hash_0"), NOT_FOUND, "outer_hash[0] was not initialised");
+    assert_eq!(
+        read("via_hash_0"),
+        NOT_FOUND,
+        "outer_hash[0] was not initialised"
+    );
 }
 
 #[test]
@@ -145,9 +205,18 @@ fn prog_array_initial_programs_serve_tail_calls() {
     require_root!();
     let bpffs = Bpffs::new();
     let ebpf = load_in(&bpffs);
-    for (slot, verdict) in [(1u32, XDP_TX), (2, XDP_DROP), (3, XDP_ABORTED), (0, XDP_ABORTED)] {
+    for (slot, verdict) in [
+        (1u32, XDP_TX),
+        (2, XDP_DROP),
+        (3, XDP_ABORTED),
+        (0, XDP_ABORTED),
+    ] {
         ebpf.set_global("tail_slot", &slot).expect("tail_slot");
         assert_eq!(run(&ebpf, "tail_entry"), verdict, "slot {slot}");
     }
-    assert_eq!(ebpf.global::<u64>("tail_hits").expect("tail_hits"), 2, "two slots hold programs");
+    assert_eq!(
+        ebpf.global::<u64>("tail_hits").expect("tail_hits"),
+        2,
+        "two slots hold programs"
+    );
 }
