@@ -39,7 +39,11 @@ impl log::Log for StderrLogger {
 
     fn log(&self, record: &log::Record<'_>) {
         if self.enabled(record.metadata()) {
-            eprintln!("bpfkit: {}: {}", record.level().as_str().to_lowercase(), record.args());
+            eprintln!(
+                "bpfkit: {}: {}",
+                record.level().as_str().to_lowercase(),
+                record.args()
+            );
         }
     }
 
@@ -181,11 +185,20 @@ fn load(options: &LoadOptions) -> Result<bool, String> {
             .program(&name)
             .ok_or_else(|| format!("program {name} vanished"))?;
         let data = program.data();
+        // A program that failed to load still has a size: the linked instructions sent.
+        let instructions = match data.instruction_count() {
+            0 => ebpf
+                .object()
+                .link_program(&name)
+                .map(|l| l.instructions.len())
+                .unwrap_or(0),
+            count => count,
+        };
         let mut report = ProgramReport {
             name: name.clone(),
             section: data.section_name().to_string(),
             type_name: program.type_name(),
-            instructions: data.instruction_count(),
+            instructions,
             result: Ok("loaded"),
             log_tail: Vec::new(),
         };

@@ -27,6 +27,7 @@
 
 #![deny(missing_docs)]
 
+pub mod btf;
 pub mod features;
 pub mod links;
 mod loader;

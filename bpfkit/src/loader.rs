@@ -519,7 +519,8 @@ impl Ebpf {
         }
         let spec = &self.object.programs[index];
         let btf_fd = self.btf_fd.as_ref().map(|fd| fd.as_fd());
-        let (fd, count, log) = load_program(&self.object, spec, &self.maps, btf_fd, self.log_level)?;
+        let (fd, count, log) =
+            load_program(&self.object, spec, &self.maps, btf_fd, self.log_level)?;
         {
             let data = self.programs[index].data_mut();
             data.instruction_count = count;
@@ -615,13 +616,11 @@ fn load_program(
             name: spec.name.clone(),
             section: spec.section_name.clone(),
         })?;
-    if needs_kernel_btf_target(section.prog_type) {
-        return Err(ProgramError::Unsupported {
-            name: spec.name.clone(),
-            feature: format!("`{}` programs (attach target `{}`)", section.kind, section.attach_target.as_deref().unwrap_or("")),
-            reason: "they need their attach target resolved through kernel BTF, which comes with bpfkit's BTF/CO-RE support".to_string(),
-        });
-    }
+    let attach_btf_id = if needs_kernel_btf_target(section.prog_type) {
+        Some(resolve_attach_target(spec, section)?)
+    } else {
+        None
+    };
     let linked = object
         .link_program(&spec.name)
         .map_err(|source| ProgramError::Relocation {
@@ -668,7 +667,11 @@ fn load_program(
         }
     }
     // Func and line info only mean something next to the object's BTF.
-    let ext_info = if btf_fd.is_some() { object.program_ext_info(&linked) } else { Default::default() };
+    let ext_info = if btf_fd.is_some() {
+        object.program_ext_info(&linked)
+    } else {
+        Default::default()
+    };
     let attr = ProgLoad {
         prog_btf_fd: btf_fd,
         func_info: &ext_info.func_info,
@@ -683,6 +686,7 @@ fn load_program(
         prog_flags: section.flags,
         name: &spec.name,
         log_level: log_level.bits(),
+        attach_btf_id: attach_btf_id.unwrap_or(0),
         ..ProgLoad::default()
     };
     match sys::prog_load(&attr) {
@@ -722,6 +726,42 @@ fn load_object_btf(object: &Object) -> Option<OwnedFd> {
             None
         }
     }
+}
+
+/// The kernel BTF id of the function or hook a tracing/LSM program names in its section.
+fn resolve_attach_target(
+    spec: &ProgramSpec,
+    section: &bpfkit_obj::SectionDef,
+) -> Result<u32, ProgramError> {
+    use crate::btf::AttachTargetError;
+    let target = section.attach_target.as_deref().unwrap_or("");
+    let unsupported = |feature: String, reason: String| ProgramError::Unsupported {
+        name: spec.name.clone(),
+        feature,
+        reason,
+    };
+    let btf = crate::btf::kernel_btf()
+        .map_err(|err| unsupported(format!("`{}` programs", section.kind), err.to_string()))?;
+    crate::btf::attach_btf_id(
+        &btf,
+        section.prog_type,
+        section.expected_attach_type,
+        target,
+    )
+    .map_err(|err| match err {
+        AttachTargetError::Missing => unsupported(
+            format!("section `{}`", spec.section_name),
+            "it names no attach target (expected e.g. `fentry/do_unlinkat`)".to_string(),
+        ),
+        AttachTargetError::NotFound { kind, name } => unsupported(
+            format!("attach target `{target}`"),
+            format!("the running kernel's BTF has no {kind} `{name}`"),
+        ),
+        AttachTargetError::Unsupported(what) => unsupported(
+            what.to_string(),
+            "not implemented by bpfkit yet".to_string(),
+        ),
+    })
 }
 
 /// Tracing, LSM, extension and struct_ops programs name a kernel function or type that must be
@@ -778,7 +818,11 @@ fn create_map(
     let pin = (spec.pinning == Pinning::ByName).then(|| pin_dir.join(pin_name(&spec.name)));
     if let Some(path) = &pin {
         if path.exists() {
-            let map = MapData::from_pin(path).map_err(|source| EbpfError::Pin { name: spec.name.clone(), path: path.clone(), source })?;
+            let map = MapData::from_pin(path).map_err(|source| EbpfError::Pin {
+                name: spec.name.clone(),
+                path: path.clone(),
+                source,
+            })?;
             check_pinned_compatible(spec, &map, path)?;
             return Ok(Some(map));
         }
@@ -803,7 +847,10 @@ fn create_map(
             return Err(err);
         }
         // As libbpf does: a kernel that refuses the map's BTF description may still take the map.
-        log::debug!("map `{}`: creating with BTF failed ({err}); retrying without BTF", spec.name);
+        log::debug!(
+            "map `{}`: creating with BTF failed ({err}); retrying without BTF",
+            spec.name
+        );
         attr.btf_fd = None;
         attr.btf_key_type_id = 0;
         attr.btf_value_type_id = 0;
@@ -833,7 +880,11 @@ fn create_map(
         map.freeze().map_err(map_err)?;
     }
     if let Some(path) = &pin {
-        map.pin(path).map_err(|source| EbpfError::Pin { name: spec.name.clone(), path: path.clone(), source })?;
+        map.pin(path).map_err(|source| EbpfError::Pin {
+            name: spec.name.clone(),
+            path: path.clone(),
+            source,
+        })?;
     }
     Ok(Some(map))
 }

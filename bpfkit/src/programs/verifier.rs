@@ -128,7 +128,11 @@ impl fmt::Display for VerifierError {
             self.program, self.source.source
         )?;
         let lines = self.summary_lines();
-        let total = self.log.lines().filter(|l| !l.trim().is_empty() && !is_statistics_line(l)).count();
+        let total = self
+            .log
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !is_statistics_line(l))
+            .count();
         for line in &lines {
             write!(f, "\n  {line}")?;
         }
