@@ -213,14 +213,21 @@ impl Object {
         let layouts = &self.section_layouts;
         Some(btf.to_kernel_bytes(
             |section| layouts.get(section).map(|l| l.size),
-            |section, symbol| layouts.get(section).and_then(|l| l.symbols.get(symbol).copied()),
+            |section, symbol| {
+                layouts
+                    .get(section)
+                    .and_then(|l| l.symbols.get(symbol).copied())
+            },
         ))
     }
 
     /// Func and line info for a linked program, ready for `BPF_PROG_LOAD`; empty without
     /// `.BTF.ext`.
     pub fn program_ext_info(&self, program: &LinkedProgram) -> ProgramExtInfo {
-        self.btf_ext.as_ref().map(|ext| ext.program_info(&program.functions)).unwrap_or_default()
+        self.btf_ext
+            .as_ref()
+            .map(|ext| ext.program_info(&program.functions))
+            .unwrap_or_default()
     }
 
     /// Every relocation in code, in section and instruction order (for `bpfkit inspect`).
@@ -489,7 +496,11 @@ impl<'d> Parser<'d> {
         }
 
         let (code_sections, functions, code_index) = self.code()?;
-        let btf_ext = match (btf.as_ref(), self.section_index(".BTF.ext").and_then(|i| self.sections.get(i))) {
+        let btf_ext = match (
+            btf.as_ref(),
+            self.section_index(".BTF.ext")
+                .and_then(|i| self.sections.get(i)),
+        ) {
             (Some(btf), Some(section)) => match BtfExt::parse(section.data, btf) {
                 Ok(ext) => Some(ext),
                 Err(err) => {
@@ -1063,7 +1074,11 @@ impl<'d> Parser<'d> {
                 continue;
             }
             let offset = u32::try_from(sym.value).unwrap_or(u32::MAX);
-            layouts.entry(section.name.clone()).or_default().symbols.insert(sym.name.clone(), offset);
+            layouts
+                .entry(section.name.clone())
+                .or_default()
+                .symbols
+                .insert(sym.name.clone(), offset);
         }
         layouts
     }

@@ -58,30 +58,49 @@ impl BtfExt {
     /// Parses `.BTF.ext` bytes; section names are resolved in `btf`'s string table.
     pub fn parse(data: &[u8], btf: &Btf) -> Result<BtfExt, BtfError> {
         let endian = btf.endian();
-        let word = |offset: usize| endian.read_u32(data, offset).ok_or(BtfError::BadExt { reason: "truncated header" });
-        let magic = data.get(..2).ok_or(BtfError::BadExt { reason: "truncated header" })?;
+        let word = |offset: usize| {
+            endian.read_u32(data, offset).ok_or(BtfError::BadExt {
+                reason: "truncated header",
+            })
+        };
+        let magic = data.get(..2).ok_or(BtfError::BadExt {
+            reason: "truncated header",
+        })?;
         let expected_magic = match endian {
             Endian::Little => [0x9f, 0xeb],
             Endian::Big => [0xeb, 0x9f],
         };
         if magic != expected_magic {
-            return Err(BtfError::BadExt { reason: "bad magic" });
+            return Err(BtfError::BadExt {
+                reason: "bad magic",
+            });
         }
         let hdr_len = word(4)? as usize;
         if hdr_len < 24 || hdr_len > data.len() {
-            return Err(BtfError::BadExt { reason: "bad header length" });
+            return Err(BtfError::BadExt {
+                reason: "bad header length",
+            });
         }
         let part = |off_at: usize| -> Result<&[u8], BtfError> {
             let offset = word(off_at)? as usize;
             let len = word(off_at + 4)? as usize;
-            let start = hdr_len.checked_add(offset).ok_or(BtfError::BadExt { reason: "part out of bounds" })?;
-            let end = start.checked_add(len).ok_or(BtfError::BadExt { reason: "part out of bounds" })?;
-            data.get(start..end).ok_or(BtfError::BadExt { reason: "part out of bounds" })
+            let start = hdr_len.checked_add(offset).ok_or(BtfError::BadExt {
+                reason: "part out of bounds",
+            })?;
+            let end = start.checked_add(len).ok_or(BtfError::BadExt {
+                reason: "part out of bounds",
+            })?;
+            data.get(start..end).ok_or(BtfError::BadExt {
+                reason: "part out of bounds",
+            })
         };
         let func_part = part(8)?;
         let line_part = part(16)?;
         let func_info = parse_groups(func_part, btf, FUNC_INFO_REC_SIZE as usize, |rec| {
-            Some(FuncInfo { insn: endian.read_u32(rec, 0)? / 8, type_id: endian.read_u32(rec, 4)? })
+            Some(FuncInfo {
+                insn: endian.read_u32(rec, 0)? / 8,
+                type_id: endian.read_u32(rec, 4)?,
+            })
         })?;
         let line_info = parse_groups(line_part, btf, LINE_INFO_REC_SIZE as usize, |rec| {
             Some(LineInfo {
@@ -91,7 +110,10 @@ impl BtfExt {
                 line_col: endian.read_u32(rec, 12)?,
             })
         })?;
-        Ok(BtfExt { func_info, line_info })
+        Ok(BtfExt {
+            func_info,
+            line_info,
+        })
     }
 
     /// The func and line info of a linked program: the records of each function it is made of,
@@ -105,12 +127,22 @@ impl BtfExt {
             let end = start + function.len as u64;
             let moved = |insn: u32| (function.start_insn as u64 + (u64::from(insn) - start)) as u32;
             let in_function = |insn: u32| (start..end).contains(&u64::from(insn));
-            if let Some((_, records)) = self.func_info.iter().find(|(s, _)| *s == function.section) {
-                funcs.extend(records.iter().filter(|r| in_function(r.insn)).map(|r| (moved(r.insn), r.type_id)));
+            if let Some((_, records)) = self.func_info.iter().find(|(s, _)| *s == function.section)
+            {
+                funcs.extend(
+                    records
+                        .iter()
+                        .filter(|r| in_function(r.insn))
+                        .map(|r| (moved(r.insn), r.type_id)),
+                );
             }
-            if let Some((_, records)) = self.line_info.iter().find(|(s, _)| *s == function.section) {
+            if let Some((_, records)) = self.line_info.iter().find(|(s, _)| *s == function.section)
+            {
                 lines.extend(
-                    records.iter().filter(|r| in_function(r.insn)).map(|r| (moved(r.insn), [r.file_name_off, r.line_off, r.line_col])),
+                    records
+                        .iter()
+                        .filter(|r| in_function(r.insn))
+                        .map(|r| (moved(r.insn), [r.file_name_off, r.line_off, r.line_col])),
                 );
             }
         }
@@ -145,22 +177,42 @@ fn parse_groups<T>(
     if part.is_empty() {
         return Ok(groups);
     }
-    let rec_size = endian.read_u32(part, 0).ok_or(BtfError::BadExt { reason: "truncated record size" })? as usize;
+    let rec_size = endian.read_u32(part, 0).ok_or(BtfError::BadExt {
+        reason: "truncated record size",
+    })? as usize;
     if rec_size < min_rec_size {
-        return Err(BtfError::BadExt { reason: "record size smaller than the kernel's" });
+        return Err(BtfError::BadExt {
+            reason: "record size smaller than the kernel's",
+        });
     }
     let mut offset = 4usize;
     while offset < part.len() {
-        let name_off = endian.read_u32(part, offset).ok_or(BtfError::BadExt { reason: "truncated group" })?;
-        let count = endian.read_u32(part, offset + 4).ok_or(BtfError::BadExt { reason: "truncated group" })? as usize;
+        let name_off = endian.read_u32(part, offset).ok_or(BtfError::BadExt {
+            reason: "truncated group",
+        })?;
+        let count = endian.read_u32(part, offset + 4).ok_or(BtfError::BadExt {
+            reason: "truncated group",
+        })? as usize;
         offset += 8;
-        let bytes = count.checked_mul(rec_size).ok_or(BtfError::BadExt { reason: "record count overflows" })?;
+        let bytes = count.checked_mul(rec_size).ok_or(BtfError::BadExt {
+            reason: "record count overflows",
+        })?;
         let records = part
-            .get(offset..offset.checked_add(bytes).ok_or(BtfError::BadExt { reason: "record count overflows" })?)
-            .ok_or(BtfError::BadExt { reason: "records beyond the section" })?;
+            .get(
+                offset..offset.checked_add(bytes).ok_or(BtfError::BadExt {
+                    reason: "record count overflows",
+                })?,
+            )
+            .ok_or(BtfError::BadExt {
+                reason: "records beyond the section",
+            })?;
         let decoded = records
             .chunks_exact(rec_size)
-            .map(|rec| decode(rec).ok_or(BtfError::BadExt { reason: "truncated record" }))
+            .map(|rec| {
+                decode(rec).ok_or(BtfError::BadExt {
+                    reason: "truncated record",
+                })
+            })
             .collect::<Result<Vec<T>, BtfError>>()?;
         groups.push((btf.string_at(name_off)?.to_string(), decoded));
         offset += bytes;

@@ -31,7 +31,12 @@ impl Btf {
             match ty.kind() {
                 BtfKind::Var => {
                     if read(&data, record + TYPE_HEADER, endian)? == VAR_GLOBAL_EXTERN {
-                        write(&mut data, record + TYPE_HEADER, VAR_GLOBAL_ALLOCATED, endian)?;
+                        write(
+                            &mut data,
+                            record + TYPE_HEADER,
+                            VAR_GLOBAL_ALLOCATED,
+                            endian,
+                        )?;
                     }
                 }
                 BtfKind::Datasec => {
@@ -56,7 +61,9 @@ impl Btf {
 }
 
 fn read(data: &[u8], at: usize, endian: Endian) -> Result<u32, BtfError> {
-    endian.read_u32(data, at).ok_or(BtfError::BadExt { reason: "type record out of bounds" })
+    endian.read_u32(data, at).ok_or(BtfError::BadExt {
+        reason: "type record out of bounds",
+    })
 }
 
 fn write(data: &mut [u8], at: usize, value: u32, endian: Endian) -> Result<(), BtfError> {
@@ -65,7 +72,9 @@ fn write(data: &mut [u8], at: usize, value: u32, endian: Endian) -> Result<(), B
         Endian::Big => value.to_be_bytes(),
     };
     data.get_mut(at..at + 4)
-        .ok_or(BtfError::BadExt { reason: "type record out of bounds" })?
+        .ok_or(BtfError::BadExt {
+            reason: "type record out of bounds",
+        })?
         .copy_from_slice(&bytes);
     Ok(())
 }
