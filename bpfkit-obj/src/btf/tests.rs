@@ -11,7 +11,11 @@ struct Builder {
 
 impl Builder {
     fn new(big: bool) -> Builder {
-        Builder { big, types: Vec::new(), strings: vec![0] }
+        Builder {
+            big,
+            types: Vec::new(),
+            strings: vec![0],
+        }
     }
 
     fn s(&mut self, name: &str) -> u32 {
@@ -25,7 +29,11 @@ impl Builder {
     }
 
     fn word(&mut self, value: u32) {
-        let bytes = if self.big { value.to_be_bytes() } else { value.to_le_bytes() };
+        let bytes = if self.big {
+            value.to_be_bytes()
+        } else {
+            value.to_le_bytes()
+        };
         self.types.extend_from_slice(&bytes);
     }
 
@@ -38,7 +46,13 @@ impl Builder {
 
     fn build(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        let w = |v: u32| if self.big { v.to_be_bytes() } else { v.to_le_bytes() };
+        let w = |v: u32| {
+            if self.big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
         out.extend_from_slice(&if self.big { [0xeb, 0x9f] } else { [0x9f, 0xeb] });
         out.extend_from_slice(&[1, 0]);
         out.extend_from_slice(&w(24));
@@ -149,23 +163,54 @@ fn every_kind_both_byte_orders() {
         );
         assert_eq!(btf.type_by_id(0).unwrap().kind(), BtfKind::Void);
         let int = btf.type_by_id(1).unwrap();
-        assert_eq!(int.int_info(), Some(IntInfo { encoding: 1, offset: 0, bits: 32 }));
+        assert_eq!(
+            int.int_info(),
+            Some(IntInfo {
+                encoding: 1,
+                offset: 0,
+                bits: 32
+            })
+        );
         assert_eq!(btf.type_name(1).unwrap(), "int");
-        assert_eq!(btf.array_info(3).unwrap(), ArrayInfo { element_type: 1, index_type: 1, nelems: 4 });
+        assert_eq!(
+            btf.array_info(3).unwrap(),
+            ArrayInfo {
+                element_type: 1,
+                index_type: 1,
+                nelems: 4
+            }
+        );
         let members = btf.members(10).unwrap(); // const -> volatile -> typedef -> struct pair
         assert_eq!(members.len(), 2);
         assert_eq!(btf.string_at(members[0].name_offset).unwrap(), "a");
         assert_eq!((members[1].bit_offset, members[1].bitfield_size), (32, 3));
         assert_eq!(btf.members(5).unwrap()[0].type_id, 1);
-        let values: Vec<u64> = btf.type_by_id(6).unwrap().enum_values().map(|v| v.value).collect();
+        let values: Vec<u64> = btf
+            .type_by_id(6)
+            .unwrap()
+            .enum_values()
+            .map(|v| v.value)
+            .collect();
         assert_eq!(values, [1, u64::MAX]);
         let params: Vec<BtfParam> = btf.type_by_id(12).unwrap().params().collect();
         assert_eq!(params.len(), 1);
         assert_eq!(btf.type_by_id(13).unwrap().linkage(), Some(1));
         assert_eq!(btf.type_by_id(14).unwrap().linkage(), Some(1));
-        assert_eq!(btf.datasec_vars(15).unwrap(), vec![BtfVarSecinfo { type_id: 14, offset: 0, size: 8 }]);
+        assert_eq!(
+            btf.datasec_vars(15).unwrap(),
+            vec![BtfVarSecinfo {
+                type_id: 14,
+                offset: 0,
+                size: 8
+            }]
+        );
         assert_eq!(btf.type_by_id(17).unwrap().decl_tag_component(), Some(-1));
-        let big_values: Vec<u64> = btf.type_by_id(19).unwrap().enum_values().map(|v| v.value).collect();
+        let big_values: Vec<u64> = btf
+            .type_by_id(19)
+            .unwrap()
+            .enum_values()
+            .map(|v| v.value)
+            .collect();
         assert_eq!(big_values, [1 << 40]);
         assert!(btf.type_by_id(7).unwrap().size().is_none());
     }
@@ -181,18 +226,45 @@ fn sizes_and_resolution() {
     assert_eq!(btf.resolve_size(14).unwrap(), 8); // var of that
     assert_eq!(btf.resolve_size(16).unwrap(), 8);
     assert_eq!(btf.resolve_size(18).unwrap(), 4);
-    assert!(matches!(btf.resolve_size(7), Err(BtfError::NoSize { kind: BtfKind::Fwd, .. })));
-    assert!(matches!(btf.resolve_size(13), Err(BtfError::NoSize { kind: BtfKind::Func, .. })));
-    assert!(matches!(btf.resolve_size(0), Err(BtfError::NoSize { kind: BtfKind::Void, .. })));
+    assert!(matches!(
+        btf.resolve_size(7),
+        Err(BtfError::NoSize {
+            kind: BtfKind::Fwd,
+            ..
+        })
+    ));
+    assert!(matches!(
+        btf.resolve_size(13),
+        Err(BtfError::NoSize {
+            kind: BtfKind::Func,
+            ..
+        })
+    ));
+    assert!(matches!(
+        btf.resolve_size(0),
+        Err(BtfError::NoSize {
+            kind: BtfKind::Void,
+            ..
+        })
+    ));
     assert_eq!(btf.skip_mods_and_typedefs(10).unwrap(), 4);
     assert_eq!(btf.skip_mods_and_typedefs(18).unwrap(), 1);
     assert_eq!(btf.find_by_name_kind("pair", BtfKind::Struct), Some(4));
     assert_eq!(btf.find_by_name_kind("pair", BtfKind::Union), None);
     assert_eq!(btf.find_by_name_kind(".data", BtfKind::Datasec), Some(15));
     assert_eq!(btf.find_by_name("main"), Some(13));
-    assert!(matches!(btf.members(1), Err(BtfError::UnexpectedKind { .. })));
-    assert!(matches!(btf.type_by_id(20), Err(BtfError::TypeIdOutOfRange { id: 20, max: 19 })));
-    assert!(matches!(btf.string_at(100_000), Err(BtfError::BadStringOffset { .. })));
+    assert!(matches!(
+        btf.members(1),
+        Err(BtfError::UnexpectedKind { .. })
+    ));
+    assert!(matches!(
+        btf.type_by_id(20),
+        Err(BtfError::TypeIdOutOfRange { id: 20, max: 19 })
+    ));
+    assert!(matches!(
+        btf.string_at(100_000),
+        Err(BtfError::BadStringOffset { .. })
+    ));
 }
 
 #[test]
@@ -215,44 +287,83 @@ fn loops_and_overflow_are_errors() {
     b.word(3);
     b.word(16);
     let btf = Btf::parse(&b.build()).unwrap();
-    assert!(matches!(btf.skip_mods_and_typedefs(1), Err(BtfError::ChainTooDeep { .. })));
-    assert!(matches!(btf.resolve_size(1), Err(BtfError::ChainTooDeep { .. })));
-    assert!(matches!(btf.resolve_size(4), Err(BtfError::SizeOverflow { .. })));
+    assert!(matches!(
+        btf.skip_mods_and_typedefs(1),
+        Err(BtfError::ChainTooDeep { .. })
+    ));
+    assert!(matches!(
+        btf.resolve_size(1),
+        Err(BtfError::ChainTooDeep { .. })
+    ));
+    assert!(matches!(
+        btf.resolve_size(4),
+        Err(BtfError::SizeOverflow { .. })
+    ));
 }
 
 #[test]
 fn malformed_blobs() {
     let good = every_kind(false);
-    assert!(matches!(Btf::parse(&good[..10]), Err(BtfError::TruncatedHeader { len: 10 })));
+    assert!(matches!(
+        Btf::parse(&good[..10]),
+        Err(BtfError::TruncatedHeader { len: 10 })
+    ));
     let mut bad_magic = good.clone();
     bad_magic[0] = 0;
-    assert!(matches!(Btf::parse(&bad_magic), Err(BtfError::BadMagic { .. })));
+    assert!(matches!(
+        Btf::parse(&bad_magic),
+        Err(BtfError::BadMagic { .. })
+    ));
     let mut bad_version = good.clone();
     bad_version[2] = 2;
-    assert!(matches!(Btf::parse(&bad_version), Err(BtfError::UnsupportedVersion { version: 2 })));
+    assert!(matches!(
+        Btf::parse(&bad_version),
+        Err(BtfError::UnsupportedVersion { version: 2 })
+    ));
     let mut bad_hdr = good.clone();
     bad_hdr[4] = 8;
-    assert!(matches!(Btf::parse(&bad_hdr), Err(BtfError::BadHeaderLength { hdr_len: 8 })));
+    assert!(matches!(
+        Btf::parse(&bad_hdr),
+        Err(BtfError::BadHeaderLength { hdr_len: 8 })
+    ));
     let mut huge_types = good.clone();
     huge_types[12..16].copy_from_slice(&u32::MAX.to_le_bytes());
-    assert!(matches!(Btf::parse(&huge_types), Err(BtfError::SectionOutOfBounds { section: "type", .. })));
+    assert!(matches!(
+        Btf::parse(&huge_types),
+        Err(BtfError::SectionOutOfBounds {
+            section: "type",
+            ..
+        })
+    ));
     let mut bad_strings = good.clone();
     let last = bad_strings.len() - 1;
     bad_strings[last] = b'x';
-    assert!(matches!(Btf::parse(&bad_strings), Err(BtfError::BadStringSection)));
+    assert!(matches!(
+        Btf::parse(&bad_strings),
+        Err(BtfError::BadStringSection)
+    ));
     // Type section cut in the middle of a record.
     let mut short_types = good.clone();
     let type_len = u32::from_le_bytes([good[12], good[13], good[14], good[15]]);
     short_types[12..16].copy_from_slice(&(type_len - 4).to_le_bytes());
-    assert!(matches!(Btf::parse(&short_types), Err(BtfError::TruncatedType { .. })));
+    assert!(matches!(
+        Btf::parse(&short_types),
+        Err(BtfError::TruncatedType { .. })
+    ));
     // Unknown kind 31 in the first type.
     let mut unknown = good.clone();
     unknown[24 + 7] = 31;
-    assert!(matches!(Btf::parse(&unknown), Err(BtfError::UnknownKind { id: 1, kind: 31 })));
+    assert!(matches!(
+        Btf::parse(&unknown),
+        Err(BtfError::UnknownKind { id: 1, kind: 31 })
+    ));
     // A struct claiming 65535 members.
     let mut b = Builder::new(true);
     b.ty("s", 4, 0xffff, false, 4);
-    assert!(matches!(Btf::parse(&b.build()), Err(BtfError::TruncatedType { id: 1 })));
+    assert!(matches!(
+        Btf::parse(&b.build()),
+        Err(BtfError::TruncatedType { id: 1 })
+    ));
 }
 
 #[test]
@@ -272,7 +383,9 @@ fn every_truncation_and_byte_flip_is_handled() {
                         let _ = btf.members(id);
                         let _ = btf.type_name(id);
                         if let Ok(ty) = btf.type_by_id(id) {
-                            let _ = ty.enum_values().count() + ty.params().count() + ty.datasec_vars().count();
+                            let _ = ty.enum_values().count()
+                                + ty.params().count()
+                                + ty.datasec_vars().count();
                         }
                     }
                 }
@@ -289,10 +402,14 @@ fn kernel_btf_parses_when_present() {
     };
     let btf = Btf::parse(&data).unwrap();
     assert!(btf.type_count() > 1000);
-    let task = btf.find_by_name_kind("task_struct", BtfKind::Struct).unwrap();
+    let task = btf
+        .find_by_name_kind("task_struct", BtfKind::Struct)
+        .unwrap();
     assert!(btf.resolve_size(task).unwrap() > 1000);
     let func_id = btf.find_by_name_kind("bpf_func_id", BtfKind::Enum).unwrap();
     let ty = btf.type_by_id(func_id).unwrap();
-    let lookup = ty.enum_values().find(|v| btf.string_at(v.name_offset).ok() == Some("BPF_FUNC_map_lookup_elem"));
+    let lookup = ty
+        .enum_values()
+        .find(|v| btf.string_at(v.name_offset).ok() == Some("BPF_FUNC_map_lookup_elem"));
     assert_eq!(lookup.map(|v| v.value), Some(1));
 }
