@@ -177,7 +177,7 @@ pub enum RelocationError {
         name: String,
     },
     /// A reference to an extern the object model cannot resolve yet.
-    #[error("program {program}: extern {symbol} ({kind}) is not supported yet")]
+    #[error("program {program}: extern {symbol}: {} are not supported yet", extern_feature(.kind))]
     UnsupportedExtern {
         /// Program being linked.
         program: String,
@@ -219,4 +219,13 @@ pub enum RelocationError {
         /// Instructions so far.
         insns: usize,
     },
+}
+
+/// What resolving an extern of this kind involves, for messages.
+fn extern_feature(kind: &str) -> &'static str {
+    match kind {
+        ".kconfig" => "Kconfig externs (.kconfig, a read-only mmapable map filled from the kernel config; Linux 5.5)",
+        ".ksyms" => "kernel symbol externs (.ksyms: typed ksyms need BTF ids, Linux 5.10; kfuncs Linux 5.13)",
+        _ => "extern symbols that BTF does not place in .kconfig or .ksyms",
+    }
 }

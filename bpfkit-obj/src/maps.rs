@@ -449,3 +449,119 @@ pub(crate) fn kconfig_map(btf: &Btf, datasec_id: u32) -> Result<MapSpec, ParseEr
     spec.validate()?;
     Ok(spec)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::btf::Endian;
+
+    fn words(values: &[u32], endian: Endian) -> Vec<u8> {
+        values
+            .iter()
+            .flat_map(|v| match endian {
+                Endian::Little => v.to_le_bytes(),
+                Endian::Big => v.to_be_bytes(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn legacy_definitions() {
+        let def = words(
+            &[BPF_MAP_TYPE_HASH, 4, 8, 64, BPF_F_NO_PREALLOC],
+            Endian::Big,
+        );
+        let spec = parse_legacy_def("m", &def, Endian::Big).unwrap();
+        assert_eq!(
+            (
+                spec.map_type,
+                spec.key_size,
+                spec.value_size,
+                spec.max_entries
+            ),
+            (BPF_MAP_TYPE_HASH, 4, 8, 64)
+        );
+        assert_eq!(
+            (spec.map_flags, spec.kind),
+            (BPF_F_NO_PREALLOC, MapKind::Legacy)
+        );
+        // Shorter definitions leave the missing fields zero, as libbpf does.
+        let short = parse_legacy_def(
+            "m",
+            &words(&[BPF_MAP_TYPE_ARRAY, 4], Endian::Little),
+            Endian::Little,
+        )
+        .unwrap();
+        assert_eq!(
+            (short.map_type, short.key_size, short.value_size),
+            (BPF_MAP_TYPE_ARRAY, 4, 0)
+        );
+        // Longer ones only with zero extra bytes.
+        let mut long = words(&[BPF_MAP_TYPE_ARRAY, 4, 4, 1, 0, 0, 0], Endian::Little);
+        assert!(parse_legacy_def("m", &long, Endian::Little).is_ok());
+        long[24] = 1;
+        assert!(matches!(
+            parse_legacy_def("m", &long, Endian::Little),
+            Err(ParseError::BadMapDefinition { .. })
+        ));
+    }
+
+    #[test]
+    fn validation() {
+        let mut spec = MapSpec::empty("m", MapKind::Btf);
+        spec.map_type = BPF_MAP_TYPE_ARRAY;
+        spec.key_size = 4;
+        spec.value_size = 8;
+        spec.max_entries = 1 << 20;
+        assert!(spec.validate().is_ok());
+        spec.max_entries = u32::MAX;
+        assert!(matches!(
+            spec.validate(),
+            Err(ParseError::SizeOverflow { .. })
+        ));
+        spec.max_entries = 1;
+        spec.map_type = 9999;
+        assert!(matches!(
+            spec.validate(),
+            Err(ParseError::UnknownMapType { map_type: 9999, .. })
+        ));
+        spec.map_type = BPF_MAP_TYPE_HASH;
+        spec.key_size = u32::MAX;
+        assert!(matches!(
+            spec.validate(),
+            Err(ParseError::SizeOverflow { .. })
+        ));
+        // A bad inner template fails its outer map.
+        let mut outer = MapSpec::empty("o", MapKind::Btf);
+        outer.map_type = BPF_MAP_TYPE_ARRAY_OF_MAPS;
+        outer.inner = Some(Box::new(spec));
+        assert!(outer.validate().is_err());
+    }
+
+    #[test]
+    fn data_maps() {
+        let rodata = data_map(
+            ".rodata.str1.1",
+            DataSection::Rodata,
+            b"hi\0".to_vec(),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                rodata.map_type,
+                rodata.key_size,
+                rodata.value_size,
+                rodata.max_entries
+            ),
+            (BPF_MAP_TYPE_ARRAY, 4, 3, 1)
+        );
+        assert_eq!(rodata.map_flags, BPF_F_MMAPABLE | BPF_F_RDONLY_PROG);
+        assert!(rodata.is_data() && !rodata.is_map_in_map());
+        let bss = data_map(".bss", DataSection::Bss, vec![0; 16], None).unwrap();
+        assert_eq!(
+            (bss.map_flags, bss.initial_data.as_deref()),
+            (BPF_F_MMAPABLE, Some(&[0u8; 16][..]))
+        );
+    }
+}

@@ -489,7 +489,7 @@ impl<'d> Parser<'d> {
         }
         if let Some(btf) = &btf {
             if let Some(id) = btf.find_by_name_kind(".kconfig", BtfKind::Datasec) {
-                if btf.datasec_vars(id)?.iter().any(|_| true) {
+                if !btf.datasec_vars(id)?.is_empty() {
                     maps.push(maps::kconfig_map(btf, id)?);
                 }
             }
