@@ -837,7 +837,11 @@ fn create_map(
     };
     let name = kernel_map_name(spec, object_name);
     let mut attr = map_create_attr(spec, &name, inner.as_ref());
-    if let (Some(btf_fd), Some(value_type)) = (btf_fd, spec.btf_value_type_id) {
+    if let (Some(btf_fd), Some(value_type), true) = (
+        btf_fd,
+        spec.btf_value_type_id,
+        map_takes_btf_types(spec.map_type),
+    ) {
         attr.btf_fd = Some(btf_fd);
         attr.btf_key_type_id = spec.btf_key_type_id.unwrap_or(0);
         attr.btf_value_type_id = value_type;
@@ -887,6 +891,31 @@ fn create_map(
         })?;
     }
     Ok(Some(map))
+}
+
+/// Whether the kernel accepts BTF key/value types for this map type: those holding fds, stack
+/// traces or raw records take none (libbpf leaves them out too), so asking would only fail once.
+fn map_takes_btf_types(kind: u32) -> bool {
+    !matches!(
+        kind,
+        map_type::BPF_MAP_TYPE_PROG_ARRAY
+            | map_type::BPF_MAP_TYPE_PERF_EVENT_ARRAY
+            | map_type::BPF_MAP_TYPE_CGROUP_ARRAY
+            | map_type::BPF_MAP_TYPE_STACK_TRACE
+            | map_type::BPF_MAP_TYPE_ARRAY_OF_MAPS
+            | map_type::BPF_MAP_TYPE_HASH_OF_MAPS
+            | map_type::BPF_MAP_TYPE_DEVMAP
+            | map_type::BPF_MAP_TYPE_DEVMAP_HASH
+            | map_type::BPF_MAP_TYPE_CPUMAP
+            | map_type::BPF_MAP_TYPE_XSKMAP
+            | map_type::BPF_MAP_TYPE_SOCKMAP
+            | map_type::BPF_MAP_TYPE_SOCKHASH
+            | map_type::BPF_MAP_TYPE_REUSEPORT_SOCKARRAY
+            | map_type::BPF_MAP_TYPE_QUEUE
+            | map_type::BPF_MAP_TYPE_STACK
+            | map_type::BPF_MAP_TYPE_RINGBUF
+            | map_type::BPF_MAP_TYPE_USER_RINGBUF
+    )
 }
 
 fn map_create_attr<'a>(spec: &MapSpec, name: &'a str, inner: Option<&'a MapData>) -> MapCreate<'a> {

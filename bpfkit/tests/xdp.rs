@@ -170,3 +170,44 @@ fn xdp_netlink_atomic_replace() {
     require_root!();
     atomic_replace(true);
 }
+
+/// A pinned link outlives its handle (and would outlive the process); reopened from the pin, an
+/// explicit detach removes it.
+#[test]
+fn pinned_xdp_link_survives_drop_until_detached() {
+    require_root!();
+    let pair = VethPair::new();
+    let bpffs = common::Bpffs::new();
+    let pin = bpffs.path().join("xdp_link");
+    let ifindex = pair.right_ifindex();
+    let mut ebpf = load();
+    pair.right.run(|| {
+        let program: &mut Xdp = ebpf
+            .program_mut("xdp_count")
+            .expect("program")
+            .try_into()
+            .expect("XDP");
+        let program_id = program.info().expect("info").id;
+        let link = program.attach(ifindex, XdpFlags::SKB_MODE).expect("attach");
+        link.fd_link().expect("a bpf_link").pin(&pin).expect("pin");
+        drop(link);
+        assert_eq!(
+            attached_program(ifindex),
+            Some(program_id),
+            "a pinned link stays attached"
+        );
+        let reopened = bpfkit::links::FdLink::from_pin(&pin).expect("reopen the pin");
+        drop(reopened);
+        assert_eq!(
+            attached_program(ifindex),
+            Some(program_id),
+            "dropping a reopened pin keeps it"
+        );
+        bpfkit::links::FdLink::from_pin(&pin)
+            .expect("reopen the pin")
+            .detach()
+            .expect("detach");
+        assert_eq!(attached_program(ifindex), None, "detached");
+    });
+    std::fs::remove_file(&pin).expect("unpin");
+}

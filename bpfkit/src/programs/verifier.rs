@@ -89,6 +89,12 @@ impl VerifierError {
     fn hint(&self) -> Option<&'static str> {
         let errno = self.errno();
         if errno == libc::EPERM && self.log.trim().is_empty() {
+            if crate::sys::effective_uid() == 0 {
+                return Some(
+                    "EPERM with an empty log while running as root: kernel lockdown (see \
+                     /sys/kernel/security/lockdown) or a security module forbids this program type",
+                );
+            }
             return Some(
                 "EPERM with an empty log: the process lacks CAP_BPF/CAP_SYS_ADMIN (plus CAP_PERFMON or \
                  CAP_NET_ADMIN for some types), or kernel lockdown forbids this program type",
@@ -193,5 +199,6 @@ mod tests {
     fn empty_eperm_log_gets_a_hint() {
         let text = error("", libc::EPERM).to_string();
         assert!(text.contains("lockdown"), "{text}");
+        assert!(text.contains("hint: EPERM with an empty log"), "{text}");
     }
 }

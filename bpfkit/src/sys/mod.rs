@@ -52,5 +52,5 @@ pub use prog::{
     btf_load, prog_load, prog_test_run, BtfLoadError, ProgLoad, ProgLoadError, TestRun,
     TestRunOutput,
 };
-pub use release::kernel_release;
+pub use release::{effective_uid, kernel_release};
 pub use syscall::{bpf, command_name, SyscallError};

@@ -15,3 +15,9 @@ pub fn kernel_release() -> io::Result<String> {
     let release = unsafe { CStr::from_ptr(uts.release.as_ptr()) };
     Ok(release.to_string_lossy().into_owned())
 }
+
+/// The process's effective user id.
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
