@@ -170,7 +170,7 @@ fn load(options: &LoadOptions) -> Result<bool, String> {
         .map(|p| {
             (
                 p.name.clone(),
-                p.section.as_ref().is_none_or(|s| s.autoload),
+                p.section.as_ref().map_or(true, |s| s.autoload),
             )
         })
         .collect();

@@ -33,7 +33,10 @@ fn protocol_name(protocol: u32) -> String {
 
 fn main() -> Result<(), Box<dyn Error>> {
     if bpfkit::sys::effective_uid() != 0 {
-        return Err("this showcase loads an XDP program and creates network namespaces: run it as root".into());
+        return Err(
+            "this showcase loads an XDP program and creates network namespaces: run it as root"
+                .into(),
+        );
     }
     let pair = VethPair::new();
     println!(
@@ -46,7 +49,10 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     let mut ebpf = Ebpf::load(OBJECT)?;
     let ifindex = pair.right_ifindex();
-    let xdp: &mut Xdp = ebpf.program_mut("xdp_count").ok_or("no program xdp_count")?.try_into()?;
+    let xdp: &mut Xdp = ebpf
+        .program_mut("xdp_count")
+        .ok_or("no program xdp_count")?
+        .try_into()?;
     let info = xdp.info()?;
     let link = pair.right.run(|| xdp.attach(ifindex, XdpFlags::SKB_MODE))?;
     println!(
@@ -54,10 +60,18 @@ fn main() -> Result<(), Box<dyn Error>> {
         info.id,
         xdp.instruction_count(),
         VethPair::RIGHT_IF,
-        if link.is_bpf_link() { "bpf_link" } else { "netlink attachment" }
+        if link.is_bpf_link() {
+            "bpf_link"
+        } else {
+            "netlink attachment"
+        }
     );
 
-    println!("sending 4 pings and 3 UDP datagrams from {} to {}", VethPair::LEFT_ADDR, VethPair::RIGHT_ADDR);
+    println!(
+        "sending 4 pings and 3 UDP datagrams from {} to {}",
+        VethPair::LEFT_ADDR,
+        VethPair::RIGHT_ADDR
+    );
     pair.left.ping(VethPair::RIGHT_ADDR, 4);
     pair.left.run(|| -> std::io::Result<()> {
         let socket = UdpSocket::bind((VethPair::LEFT_ADDR, 0))?;
@@ -67,8 +81,12 @@ fn main() -> Result<(), Box<dyn Error>> {
         Ok(())
     })?;
 
-    let counts: HashMap<_, u32, u64> = HashMap::try_from(ebpf.map("counts").ok_or("no map counts")?)?;
-    println!("packets the XDP program saw arriving on {}:", VethPair::RIGHT_IF);
+    let counts: HashMap<_, u32, u64> =
+        HashMap::try_from(ebpf.map("counts").ok_or("no map counts")?)?;
+    println!(
+        "packets the XDP program saw arriving on {}:",
+        VethPair::RIGHT_IF
+    );
     let mut rows: Vec<(u32, u64)> = counts.iter().collect::<Result<_, _>>()?;
     rows.sort();
     for (protocol, packets) in rows {
@@ -76,11 +94,18 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
 
     drop(link);
-    let still_attached = pair.right.run(|| bpfkit::sys::netlink::xdp_query(ifindex))?.prog_id;
-    println!("link dropped: XDP program on {} now: {}", VethPair::RIGHT_IF, match still_attached {
-        Some(id) => format!("id {id} (unexpected)"),
-        None => "none".to_string(),
-    });
+    let still_attached = pair
+        .right
+        .run(|| bpfkit::sys::netlink::xdp_query(ifindex))?
+        .prog_id;
+    println!(
+        "link dropped: XDP program on {} now: {}",
+        VethPair::RIGHT_IF,
+        match still_attached {
+            Some(id) => format!("id {id} (unexpected)"),
+            None => "none".to_string(),
+        }
+    );
     println!("removing the namespaces");
     Ok(())
 }

@@ -296,7 +296,7 @@ impl EbpfLoader {
                 .object
                 .programs
                 .iter()
-                .filter(|p| p.section.as_ref().is_none_or(|s| s.autoload))
+                .filter(|p| p.section.as_ref().map_or(true, |s| s.autoload))
                 .map(|p| p.name.clone())
                 .collect();
             for name in autoload {

@@ -29,15 +29,13 @@ impl Btf {
             let ty = self.type_by_id(id)?;
             let record = self.type_offsets[(id - 1) as usize] as usize;
             match ty.kind() {
-                BtfKind::Var => {
-                    if read(&data, record + TYPE_HEADER, endian)? == VAR_GLOBAL_EXTERN {
-                        write(
-                            &mut data,
-                            record + TYPE_HEADER,
-                            VAR_GLOBAL_ALLOCATED,
-                            endian,
-                        )?;
-                    }
+                BtfKind::Var if read(&data, record + TYPE_HEADER, endian)? == VAR_GLOBAL_EXTERN => {
+                    write(
+                        &mut data,
+                        record + TYPE_HEADER,
+                        VAR_GLOBAL_ALLOCATED,
+                        endian,
+                    )?;
                 }
                 BtfKind::Datasec => {
                     let section = self.type_name(id)?.to_string();
