@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 
 use bitflags::bitflags;
 use bpfkit_obj::btf::ext::{FUNC_INFO_REC_SIZE, LINE_INFO_REC_SIZE};
+use bpfkit_obj::consts::{
+    BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE,
+};
 use bpfkit_obj::insn::Insn;
 use bpfkit_obj::uapi::{map_type, prog_type};
 use bpfkit_obj::{
@@ -21,12 +24,6 @@ use crate::programs::{Program, ProgramData, ProgramError, VerifierError};
 use crate::sys::{self, MapCreate, ProgLoad};
 use crate::Pod;
 
-/// `BPF_PSEUDO_MAP_FD` and `BPF_PSEUDO_MAP_VALUE`: what an `ld_imm64` of a map refers to.
-const BPF_PSEUDO_MAP_FD: u8 = 1;
-const BPF_PSEUDO_MAP_VALUE: u8 = 2;
-/// `BPF_F_RDONLY_PROG` and `BPF_F_MMAPABLE` map flags.
-const BPF_F_RDONLY_PROG: u32 = 1 << 7;
-const BPF_F_MMAPABLE: u32 = 1 << 10;
 /// Where maps pinned by name go when the loader is given no pin path (libbpf's default).
 const DEFAULT_PIN_PATH: &str = "/sys/fs/bpf";
 

@@ -10,13 +10,8 @@ use bpfkit_obj::uapi::attach_type::{BPF_TCX_EGRESS, BPF_TCX_INGRESS};
 
 use super::{ProgramData, ProgramError};
 use crate::links::FdLink;
+use crate::sys::uapi::consts::{BPF_F_AFTER, BPF_F_BEFORE, BPF_F_ID, BPF_F_LINK};
 use crate::sys::{self, netlink::TcDirection, LinkCreate, LinkExtra, LinkTarget, Relative};
-
-/// `BPF_F_BEFORE`, `BPF_F_AFTER`, `BPF_F_ID`, `BPF_F_LINK`: multi-program attach ordering (6.6).
-const BPF_F_BEFORE: u32 = 1 << 3;
-const BPF_F_AFTER: u32 = 1 << 4;
-const BPF_F_ID: u32 = 1 << 5;
-const BPF_F_LINK: u32 = 1 << 13;
 
 /// Which side of the interface the classifier sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,6 +10,7 @@ use bpfkit_obj::uapi::attach_type::BPF_XDP;
 
 use super::{ProgramData, ProgramError};
 use crate::links::FdLink;
+use crate::sys::uapi::consts::XDP_FLAGS_REPLACE;
 use crate::sys::{self, LinkCreate, LinkExtra, LinkTarget};
 
 bitflags! {
@@ -26,9 +27,6 @@ bitflags! {
         const HW_MODE = 1 << 3;
     }
 }
-
-/// `XDP_FLAGS_REPLACE`: replace the program given as expected (netlink).
-const XDP_FLAGS_REPLACE: u32 = 1 << 4;
 
 /// A loaded XDP program.
 #[derive(Debug)]

@@ -13,8 +13,8 @@
 //! Pointers travel as `u64` (`__aligned_u64` in the UAPI); the safe wrappers in [`crate::sys`]
 //! are what guarantees they point at live buffers of the announced size.
 
-/// Length of object names (`BPF_OBJ_NAME_LEN`), including the terminating NUL.
-pub const BPF_OBJ_NAME_LEN: usize = 16;
+pub use bpfkit_obj::consts::BPF_OBJ_NAME_LEN;
+
 /// Length of a program tag (`BPF_TAG_SIZE`).
 pub const BPF_TAG_SIZE: usize = 8;
 
@@ -518,6 +518,9 @@ unsafe impl Info for BpfLinkInfo {}
 
 /// Flags and special values from `include/uapi/linux/bpf.h` (6.18).
 pub mod consts {
+    // Shared with the object model: map flags, program load flags, pseudo registers.
+    pub use bpfkit_obj::consts::*;
+
     // BPF_MAP_UPDATE_ELEM / LOOKUP flags.
     /// Create a new element or update an existing one.
     pub const BPF_ANY: u64 = 0;
@@ -529,28 +532,6 @@ pub mod consts {
     pub const BPF_F_LOCK: u64 = 4;
 
     // BPF_MAP_CREATE map_flags.
-    /// Do not preallocate hash map elements.
-    pub const BPF_F_NO_PREALLOC: u32 = 1 << 0;
-    /// Hint: no common LRU list (LRU maps).
-    pub const BPF_F_NO_COMMON_LRU: u32 = 1 << 1;
-    /// `numa_node` is valid.
-    pub const BPF_F_NUMA_NODE: u32 = 1 << 2;
-    /// Read-only from user space (also `file_flags` of `BPF_OBJ_GET`).
-    pub const BPF_F_RDONLY: u32 = 1 << 3;
-    /// Write-only from user space (also `file_flags` of `BPF_OBJ_GET`).
-    pub const BPF_F_WRONLY: u32 = 1 << 4;
-    /// Stack trace maps store build ids.
-    pub const BPF_F_STACK_BUILD_ID: u32 = 1 << 5;
-    /// Zero the hash seed (testing).
-    pub const BPF_F_ZERO_SEED: u32 = 1 << 6;
-    /// Read-only for programs.
-    pub const BPF_F_RDONLY_PROG: u32 = 1 << 7;
-    /// Write-only for programs.
-    pub const BPF_F_WRONLY_PROG: u32 = 1 << 8;
-    /// Clone map from listener for newly accepted socket.
-    pub const BPF_F_CLONE: u32 = 1 << 9;
-    /// The map can be mmap()ed (arrays, arenas).
-    pub const BPF_F_MMAPABLE: u32 = 1 << 10;
     /// Keep perf event array elements when the file is closed.
     pub const BPF_F_PRESERVE_ELEMS: u32 = 1 << 11;
     /// Create a map that is used as an inner map with differing max_entries.
@@ -589,20 +570,6 @@ pub mod consts {
     pub const BPF_F_QUERY_EFFECTIVE: u32 = 1 << 0;
 
     // BPF_PROG_LOAD prog_flags.
-    /// Verifier enforces strict alignment.
-    pub const BPF_F_STRICT_ALIGNMENT: u32 = 1 << 0;
-    /// Verifier allows any alignment.
-    pub const BPF_F_ANY_ALIGNMENT: u32 = 1 << 1;
-    /// Testing: randomise the high 32 bits after 32-bit ops.
-    pub const BPF_F_TEST_RND_HI32: u32 = 1 << 2;
-    /// Testing: prune states more often.
-    pub const BPF_F_TEST_STATE_FREQ: u32 = 1 << 3;
-    /// Sleepable program.
-    pub const BPF_F_SLEEPABLE: u32 = 1 << 4;
-    /// XDP program understands multi-buffer packets.
-    pub const BPF_F_XDP_HAS_FRAGS: u32 = 1 << 5;
-    /// XDP program bound to a device only.
-    pub const BPF_F_XDP_DEV_BOUND_ONLY: u32 = 1 << 6;
     /// Testing: check register invariants.
     pub const BPF_F_TEST_REG_INVARIANTS: u32 = 1 << 7;
 
@@ -623,22 +590,6 @@ pub mod consts {
     pub const BPF_F_UPROBE_MULTI_RETURN: u32 = 1 << 0;
 
     // Pseudo source registers.
-    /// ld_imm64: imm is a map fd.
-    pub const BPF_PSEUDO_MAP_FD: u8 = 1;
-    /// ld_imm64: imm is a map fd, second imm an offset into its value.
-    pub const BPF_PSEUDO_MAP_VALUE: u8 = 2;
-    /// ld_imm64: imm is a BTF id of a kernel variable.
-    pub const BPF_PSEUDO_BTF_ID: u8 = 3;
-    /// ld_imm64: imm is a relative instruction offset of a function.
-    pub const BPF_PSEUDO_FUNC: u8 = 4;
-    /// ld_imm64: imm is an index into `fd_array`.
-    pub const BPF_PSEUDO_MAP_IDX: u8 = 5;
-    /// ld_imm64: index into `fd_array` plus value offset.
-    pub const BPF_PSEUDO_MAP_IDX_VALUE: u8 = 6;
-    /// call: bpf-to-bpf call.
-    pub const BPF_PSEUDO_CALL: u8 = 1;
-    /// call: kfunc call.
-    pub const BPF_PSEUDO_KFUNC_CALL: u8 = 2;
 
     // Verifier log levels.
     /// Log the verification of a failing program.
