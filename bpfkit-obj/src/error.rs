@@ -176,7 +176,7 @@ pub enum RelocationError {
         /// The name asked for.
         name: String,
     },
-    /// A reference to an extern the object model cannot resolve yet.
+    /// A reference to an extern that BTF places in neither `.kconfig` nor `.ksyms`.
     #[error("program {program}: extern {symbol}: {} are not supported yet", extern_feature(.kind))]
     UnsupportedExtern {
         /// Program being linked.
@@ -186,6 +186,18 @@ pub enum RelocationError {
         /// What kind of extern: `".kconfig"` variable, `".ksyms"` kernel symbol or kfunc, or
         /// `"unknown"`.
         kind: &'static str,
+    },
+    /// An extern used in a way its kind does not allow (calling a `.kconfig` value ...).
+    #[error("program {program}: instruction {insn_index} uses extern {symbol}: {reason}")]
+    ExternMisuse {
+        /// Program being linked.
+        program: String,
+        /// Extern symbol name.
+        symbol: String,
+        /// Instruction index in the linked program.
+        insn_index: usize,
+        /// What is wrong.
+        reason: String,
     },
     /// A call or function reference whose target is not the start of a function.
     #[error("program {program}: instruction {insn_index} of {function} targets instruction {target} of section {section}, which does not start a function")]

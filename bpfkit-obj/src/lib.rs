@@ -9,6 +9,7 @@
 pub mod btf;
 pub mod consts;
 pub mod error;
+pub mod externs;
 pub mod insn;
 pub mod maps;
 mod object;
@@ -19,13 +20,14 @@ pub mod uapi;
 
 pub use btf::{Btf, BtfError};
 pub use error::{ParseError, RelocationError};
+pub use externs::{Extern, ExternKind, KconfigExtern, KconfigType, KsymKind};
 pub use insn::disasm::Disassembler;
 pub use insn::Insn;
 pub use maps::{DataSection, InitialValue, MapKind, MapSpec, Pinning};
 pub use object::Object;
 pub use program::ProgramSpec;
 pub use relocation::{
-    GlobalVariable, LinkedFunction, LinkedProgram, MapRelocKind, MapRelocation, RelocationInfo,
-    RelocationKind,
+    ExternRelocKind, ExternRelocation, GlobalVariable, LinkedFunction, LinkedProgram, MapRelocKind,
+    MapRelocation, RelocationInfo, RelocationKind,
 };
 pub use section::{parse_section, SectionDef};

@@ -9,6 +9,7 @@ use object::Endianness;
 use crate::btf::ext::{BtfExt, ProgramExtInfo};
 use crate::btf::{Btf, BtfError, BtfKind, Endian};
 use crate::error::{ParseError, RelocationError};
+use crate::externs::{self, Extern, UndefinedSymbol};
 use crate::insn::Insn;
 use crate::maps::{self, DataSection, InitialValue, MapSpec, ValuesLayout};
 use crate::program::ProgramSpec;
@@ -21,6 +22,7 @@ const SHT_SYMTAB: u32 = 2;
 const SHT_NOBITS: u32 = 8;
 const SHT_REL: u32 = 9;
 const SHF_EXECINSTR: u64 = 0x4;
+const STT_NOTYPE: u8 = 0;
 const STT_OBJECT: u8 = 1;
 const STT_FUNC: u8 = 2;
 const STT_SECTION: u8 = 3;
@@ -53,6 +55,8 @@ pub struct Object {
     pub(crate) functions: Vec<Function>,
     pub(crate) code_sections: Vec<CodeSection>,
     globals: Vec<(String, GlobalVariable)>,
+    /// `.kconfig` and `.ksyms` externs, in symbol table order.
+    externs: Vec<Extern>,
     /// Section sizes and symbol offsets by section name, to fill in BTF `DATASEC`s for the kernel.
     section_layouts: HashMap<String, SectionLayout>,
 }
@@ -196,6 +200,16 @@ impl Object {
     /// `BPF_PSEUDO_FUNC` references fixed and map references listed (not yet patched with fds).
     pub fn link_program(&self, name: &str) -> Result<LinkedProgram, RelocationError> {
         relocation::link(self, name)
+    }
+
+    /// The object's `.kconfig` and `.ksyms` externs (what the loader must resolve).
+    pub fn externs(&self) -> &[Extern] {
+        &self.externs
+    }
+
+    /// The extern named `name`.
+    pub fn extern_by_name(&self, name: &str) -> Option<&Extern> {
+        self.externs.iter().find(|e| e.name == name)
     }
 
     /// A global variable by symbol name: its data map, offset and size.
@@ -487,10 +501,26 @@ impl<'d> Parser<'d> {
             data_maps.insert(index, maps.len());
             maps.push(maps::data_map(&section.name, kind, contents, btf.as_ref())?);
         }
+        let externs = match &btf {
+            Some(btf) => externs::collect(btf, &self.undefined_symbols())?,
+            None => Vec::new(),
+        };
+        let mut section_layouts = self.section_layouts();
         if let Some(btf) = &btf {
             if let Some(id) = btf.find_by_name_kind(".kconfig", BtfKind::Datasec) {
                 if !btf.datasec_vars(id)?.is_empty() {
-                    maps.push(maps::kconfig_map(btf, id)?);
+                    let mut spec = maps::kconfig_map(btf, id)?;
+                    // The layout the loader fills (libbpf's); the kernel sees the same one in BTF.
+                    let mut layout = SectionLayout::default();
+                    for ext in &externs {
+                        if let Some(k) = ext.kconfig() {
+                            layout.symbols.insert(ext.name.clone(), k.offset);
+                            layout.size = layout.size.max(k.offset.saturating_add(k.size));
+                        }
+                    }
+                    spec.value_size = layout.size.max(1);
+                    section_layouts.insert(".kconfig".to_owned(), layout);
+                    maps.push(spec);
                 }
             }
         }
@@ -510,7 +540,6 @@ impl<'d> Parser<'d> {
             },
             _ => None,
         };
-        let section_layouts = self.section_layouts();
         let mut object = Object {
             name,
             license: license.clone(),
@@ -522,6 +551,7 @@ impl<'d> Parser<'d> {
             functions,
             code_sections,
             globals: Vec::new(),
+            externs,
             section_layouts,
         };
         self.relocations(&mut object, &code_index, &map_at, &data_maps, &btf_maps)?;
@@ -724,6 +754,24 @@ impl<'d> Parser<'d> {
             });
         }
         Ok((code_sections, functions, code_index))
+    }
+
+    /// Undefined global or weak untyped symbols: the candidates for externs (libbpf's
+    /// `sym_is_extern`).
+    fn undefined_symbols(&self) -> Vec<UndefinedSymbol<'_>> {
+        self.symbols
+            .iter()
+            .filter(|s| {
+                s.shndx == SHN_UNDEF
+                    && (s.bind == STB_GLOBAL || s.bind == STB_WEAK)
+                    && s.kind == STT_NOTYPE
+                    && !s.name.is_empty()
+            })
+            .map(|s| UndefinedSymbol {
+                name: &s.name,
+                weak: s.bind == STB_WEAK,
+            })
+            .collect()
     }
 
     fn extern_kind(btf: Option<&Btf>, name: &str) -> &'static str {

@@ -9,7 +9,9 @@ use std::collections::HashMap;
 
 use crate::consts::*;
 use crate::error::RelocationError;
+use crate::externs::{ExternKind, KsymKind};
 use crate::insn::{Insn, BPF_CALL, BPF_JMP, BPF_LD_IMM64};
+use crate::maps::MapKind;
 use crate::object::{Object, RelocTarget};
 
 /// How an `ld_imm64` refers to a map.
@@ -51,13 +53,39 @@ pub struct LinkedFunction {
     pub len: usize,
 }
 
-/// A program ready for the loader: only map fds remain to be filled in.
+/// How an instruction uses a `.ksyms` extern.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ExternRelocKind {
+    /// An `ld_imm64` of the symbol's address. The loader makes it `src_reg = BPF_PSEUDO_BTF_ID`
+    /// with the kernel BTF id (typed variables, kfunc addresses), or a plain 64-bit constant
+    /// with the `/proc/kallsyms` address (typeless symbols) or 0 (weak symbols the kernel lacks).
+    Load,
+    /// A call of a kfunc: the linker already set `src_reg = BPF_PSEUDO_KFUNC_CALL`; the loader
+    /// puts the kernel BTF `FUNC` id in `imm` (or poisons the call when a weak kfunc is absent).
+    Call,
+}
+
+/// An instruction of the linked program that refers to a `.ksyms` extern. (`.kconfig` externs
+/// need no entry here: they are plain [`MapRelocKind::Value`] references into the `.kconfig` map.)
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ExternRelocation {
+    /// Index of the instruction (first slot of an `ld_imm64`) in [`LinkedProgram::instructions`].
+    pub insn_index: usize,
+    /// The extern's symbol name ([`Object::extern_by_name`]).
+    pub name: String,
+    /// Address load or kfunc call.
+    pub kind: ExternRelocKind,
+}
+
+/// A program ready for the loader: only map fds and kernel symbols remain to be filled in.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LinkedProgram {
     /// Instructions: the program, then each reached subprogram.
     pub instructions: Vec<Insn>,
     /// `ld_imm64`s to patch with map fds.
     pub map_relocations: Vec<MapRelocation>,
+    /// Instructions that use `.ksyms` externs, to patch with what the kernel has.
+    pub extern_relocations: Vec<ExternRelocation>,
     /// Layout, program first.
     pub functions: Vec<LinkedFunction>,
 }
@@ -91,7 +119,7 @@ pub enum RelocationKind {
         /// Instruction index of the function in its section.
         target_insn: i64,
     },
-    /// An extern the object model does not resolve yet.
+    /// An extern (`.kconfig` value or `.ksyms` kernel symbol), resolved by the loader.
     Extern {
         /// `".kconfig"`, `".ksyms"` or `"unknown"`.
         kind: &'static str,
@@ -146,6 +174,7 @@ pub(crate) fn link(object: &Object, name: &str) -> Result<LinkedProgram, Relocat
 
     let mut out: Vec<Insn> = Vec::new();
     let mut map_relocations = Vec::new();
+    let mut extern_relocations = Vec::new();
     let mut functions: Vec<LinkedFunction> = Vec::new();
     let mut placed: HashMap<usize, usize> = HashMap::new();
     let mut order: Vec<usize> = vec![entry];
@@ -263,11 +292,63 @@ pub(crate) fn link(object: &Object, name: &str) -> Result<LinkedProgram, Relocat
                         });
                     }
                     RelocTarget::Extern { kind } => {
-                        return Err(RelocationError::UnsupportedExtern {
+                        let misuse = |reason: &str| RelocationError::ExternMisuse {
                             program: name.to_owned(),
                             symbol: reloc.symbol.clone(),
-                            kind,
-                        });
+                            insn_index: out_index,
+                            reason: reason.to_owned(),
+                        };
+                        let ext = object.extern_by_name(&reloc.symbol).ok_or_else(|| {
+                            RelocationError::UnsupportedExtern {
+                                program: name.to_owned(),
+                                symbol: reloc.symbol.clone(),
+                                kind,
+                            }
+                        })?;
+                        match (&ext.kind, wide) {
+                            (ExternKind::Kconfig(k), true) => {
+                                let map_index = object
+                                    .maps
+                                    .iter()
+                                    .position(|m| m.kind == MapKind::Kconfig)
+                                    .ok_or_else(|| misuse("the object has no .kconfig map"))?;
+                                // As libbpf: the address is the extern's place in the map.
+                                out[out_index].set_src_reg(BPF_PSEUDO_MAP_VALUE);
+                                out[out_index].imm = 0;
+                                out[out_index + 1].imm = k.offset as i32;
+                                map_relocations.push(MapRelocation {
+                                    insn_index: out_index,
+                                    map_index,
+                                    kind: MapRelocKind::Value { offset: k.offset },
+                                });
+                            }
+                            (ExternKind::Kconfig(_), false) => {
+                                return Err(misuse("a .kconfig value cannot be called"));
+                            }
+                            (ExternKind::Ksym(_), true) => {
+                                out[out_index].set_src_reg(0);
+                                out[out_index].imm = 0;
+                                out[out_index + 1].imm = 0;
+                                extern_relocations.push(ExternRelocation {
+                                    insn_index: out_index,
+                                    name: ext.name.clone(),
+                                    kind: ExternRelocKind::Load,
+                                });
+                            }
+                            (ExternKind::Ksym(KsymKind::Function { .. }), false) => {
+                                out[out_index].set_src_reg(BPF_PSEUDO_KFUNC_CALL);
+                                out[out_index].imm = 0;
+                                out[out_index].off = 0;
+                                extern_relocations.push(ExternRelocation {
+                                    insn_index: out_index,
+                                    name: ext.name.clone(),
+                                    kind: ExternRelocKind::Call,
+                                });
+                            }
+                            (ExternKind::Ksym(_), false) => {
+                                return Err(misuse("a kernel variable cannot be called"));
+                            }
+                        }
                     }
                     // A call relocation on a non-call instruction was rejected at parse time.
                     RelocTarget::Call { .. } | RelocTarget::FunctionAddress { .. } => {}
@@ -282,6 +363,7 @@ pub(crate) fn link(object: &Object, name: &str) -> Result<LinkedProgram, Relocat
     Ok(LinkedProgram {
         instructions: out,
         map_relocations,
+        extern_relocations,
         functions,
     })
 }

@@ -465,23 +465,39 @@ fn global_data_maps_and_variables() {
 }
 
 #[test]
-fn externs_fail_to_link_with_their_name() {
+fn externs_link_into_the_kconfig_map_and_extern_relocations() {
     let object = Object::parse(EXTERNS).unwrap();
-    let kconfig = object.map(".kconfig").unwrap();
+    let kconfig_index = object.map_index(".kconfig").unwrap();
+    let kconfig = &object.maps[kconfig_index];
     assert_eq!((kconfig.kind, kconfig.value_size), (MapKind::Kconfig, 4));
+    let version = object.extern_by_name("LINUX_KERNEL_VERSION").unwrap();
+    assert_eq!(version.kconfig().map(|k| (k.offset, k.size)), Some((0, 4)));
+
+    // A .kconfig extern is a value reference into the .kconfig map.
+    let linked = object.link_program("uses_kconfig").unwrap();
+    let reloc = linked
+        .map_relocations
+        .iter()
+        .find(|r| r.map_index == kconfig_index)
+        .unwrap();
+    assert_eq!(reloc.kind, MapRelocKind::Value { offset: 0 });
     assert_eq!(
-        object.link_program("uses_kconfig"),
-        Err(RelocationError::UnsupportedExtern {
-            program: "uses_kconfig".into(),
-            symbol: "LINUX_KERNEL_VERSION".into(),
-            kind: ".kconfig"
-        })
+        linked.instructions[reloc.insn_index].src_reg(),
+        BPF_PSEUDO_MAP_VALUE
     );
-    let err = object.link_program("uses_ksym").unwrap_err();
-    assert!(
-        matches!(&err, RelocationError::UnsupportedExtern { symbol, kind: ".ksyms", .. } if symbol == "bpf_prog_active")
+    assert!(linked.extern_relocations.is_empty());
+
+    // A .ksyms extern is left for the loader, which knows the kernel.
+    let ksym = object.extern_by_name("bpf_prog_active").unwrap();
+    assert_eq!(ksym.section(), ".ksyms");
+    let linked = object.link_program("uses_ksym").unwrap();
+    assert_eq!(linked.extern_relocations.len(), 1);
+    let reloc = &linked.extern_relocations[0];
+    assert_eq!(
+        (reloc.name.as_str(), reloc.kind),
+        ("bpf_prog_active", bpfkit_obj::ExternRelocKind::Load)
     );
-    assert!(err.to_string().contains("bpf_prog_active"));
+    assert!(linked.instructions[reloc.insn_index].is_ld_imm64());
 }
 
 #[test]

@@ -28,6 +28,7 @@
 #![deny(missing_docs)]
 
 pub mod btf;
+pub mod externs;
 pub mod features;
 pub mod links;
 mod loader;

@@ -5,25 +5,35 @@
 //! maps, relocates and loads its programs, and fills prog arrays and map-in-map slots. The result
 //! is an [`Ebpf`], from which programs and maps are taken by name.
 
+use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use bitflags::bitflags;
 use bpfkit_obj::btf::ext::{FUNC_INFO_REC_SIZE, LINE_INFO_REC_SIZE};
 use bpfkit_obj::consts::{
-    BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE,
+    BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_PSEUDO_BTF_ID, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD,
+    BPF_PSEUDO_MAP_VALUE,
 };
 use bpfkit_obj::insn::Insn;
 use bpfkit_obj::uapi::{map_type, prog_type};
 use bpfkit_obj::{
-    DataSection, InitialValue, MapKind, MapRelocKind, MapSpec, Object, Pinning, ProgramSpec,
+    DataSection, ExternRelocKind, InitialValue, LinkedProgram, MapKind, MapRelocKind, MapSpec,
+    Object, Pinning, ProgramSpec,
 };
+
+use crate::externs::KsymValue;
 
 use crate::maps::{MapData, MapError};
 use crate::programs::{Program, ProgramData, ProgramError, VerifierError};
 use crate::sys::{self, MapCreate, ProgLoad};
 use crate::Pod;
 
+/// `BPF_JMP | BPF_CALL`.
+const BPF_JMP_CALL: u8 = 0x85;
+/// Base of the helper number a call of an absent weak kfunc is turned into (libbpf's value, so
+/// verifier messages read the same).
+const POISON_CALL_KFUNC_BASE: i32 = 2_002_000_000;
 /// Where maps pinned by name go when the loader is given no pin path (libbpf's default).
 const DEFAULT_PIN_PATH: &str = "/sys/fs/bpf";
 
@@ -120,6 +130,9 @@ pub enum EbpfError {
     /// A program failed to load.
     #[error(transparent)]
     Program(#[from] ProgramError),
+    /// A `.kconfig` or `.ksyms` extern could not be resolved.
+    #[error(transparent)]
+    Extern(#[from] crate::externs::ExternError),
 }
 
 impl From<VerifierError> for EbpfError {
@@ -149,6 +162,7 @@ pub struct EbpfLoader {
     log_level: VerifierLogLevel,
     autoload: bool,
     name: Option<String>,
+    kconfig: Vec<(String, String)>,
 }
 
 impl Default for EbpfLoader {
@@ -167,6 +181,7 @@ impl EbpfLoader {
             log_level: VerifierLogLevel::empty(),
             autoload: true,
             name: None,
+            kconfig: Vec::new(),
         }
     }
 
@@ -223,6 +238,16 @@ impl EbpfLoader {
         self
     }
 
+    /// Sets the value of the `.kconfig` extern `name` (`CONFIG_*`), written as in a kernel
+    /// config: `y`, `m`, `n`, a number (`250`, `0x10`, `-1`) or a quoted string (`"\"abc\""`). It
+    /// wins over the running kernel's configuration; the value must suit the extern's C type
+    /// (libbpf's conversions), else loading fails naming it. Names the object does not use are
+    /// ignored.
+    pub fn set_kconfig(mut self, name: &str, value: &str) -> Self {
+        self.kconfig.push((name.to_string(), value.to_string()));
+        self
+    }
+
     /// Reads, parses and loads the object file at `path`.
     pub fn load_file(&self, path: impl AsRef<Path>) -> Result<Ebpf, EbpfError> {
         let path = path.as_ref();
@@ -251,6 +276,16 @@ impl EbpfLoader {
     /// Loads an already parsed (and possibly edited) object.
     pub fn load_object(&self, mut object: Object) -> Result<Ebpf, EbpfError> {
         self.apply_settings(&mut object)?;
+        let externs = crate::externs::resolve(&object, &self.kconfig)?;
+        if let Some(kconfig) = &externs.kconfig {
+            if let Some(spec) = object
+                .maps
+                .iter_mut()
+                .find(|m| matches!(m.kind, MapKind::Kconfig))
+            {
+                spec.initial_data = Some(kconfig.clone());
+            }
+        }
         let pin_path = self
             .pin_path
             .clone()
@@ -286,6 +321,7 @@ impl EbpfLoader {
             log_level: self.log_level,
             pending_slots: Vec::new(),
             btf_fd,
+            ksyms: externs.ksyms,
         };
         ebpf.fill_map_slots()?;
         if self.autoload {
@@ -362,7 +398,7 @@ struct PendingSlot {
 #[derive(Debug)]
 pub struct Ebpf {
     object: Object,
-    /// Indexed like `object.maps`; `None` for maps taken out or not created (`.kconfig`).
+    /// Indexed like `object.maps`; `None` for maps taken out.
     maps: Vec<Option<MapData>>,
     /// Indexed like `object.programs`.
     programs: Vec<Program>,
@@ -371,6 +407,8 @@ pub struct Ebpf {
     /// The object's BTF in the kernel, shared by its maps and programs; `None` when the object
     /// has none or the kernel refused it.
     btf_fd: Option<OwnedFd>,
+    /// What each `.ksyms` extern resolved to, for programs loaded later.
+    ksyms: HashMap<String, KsymValue>,
 }
 
 impl Ebpf {
@@ -516,8 +554,14 @@ impl Ebpf {
         }
         let spec = &self.object.programs[index];
         let btf_fd = self.btf_fd.as_ref().map(|fd| fd.as_fd());
-        let (fd, count, log) =
-            load_program(&self.object, spec, &self.maps, btf_fd, self.log_level)?;
+        let (fd, count, log) = load_program(
+            &self.object,
+            spec,
+            &self.maps,
+            &self.ksyms,
+            btf_fd,
+            self.log_level,
+        )?;
         {
             let data = self.programs[index].data_mut();
             data.instruction_count = count;
@@ -603,6 +647,7 @@ fn load_program(
     object: &Object,
     spec: &ProgramSpec,
     maps: &[Option<MapData>],
+    ksyms: &HashMap<String, KsymValue>,
     btf_fd: Option<BorrowedFd<'_>>,
     log_level: VerifierLogLevel,
 ) -> Result<(OwnedFd, usize, Option<String>), ProgramError> {
@@ -663,6 +708,7 @@ fn load_program(
             }
         }
     }
+    patch_externs(object, spec, &linked, ksyms, &mut insns)?;
     // Func and line info only mean something next to the object's BTF.
     let ext_info = if btf_fd.is_some() {
         object.program_ext_info(&linked)
@@ -703,6 +749,77 @@ fn load_program(
             err.log_truncated,
         )))),
     }
+}
+
+/// Puts what each `.ksyms` extern resolved to into the instructions that use it (libbpf's
+/// `RELO_EXTERN_LD64` and `RELO_EXTERN_CALL`).
+fn patch_externs(
+    object: &Object,
+    spec: &ProgramSpec,
+    linked: &LinkedProgram,
+    ksyms: &HashMap<String, KsymValue>,
+    insns: &mut [Insn],
+) -> Result<(), ProgramError> {
+    for reloc in &linked.extern_relocations {
+        let bad = |reason: &str| ProgramError::Unsupported {
+            name: spec.name.clone(),
+            feature: format!("extern `{}`", reloc.name),
+            reason: reason.to_string(),
+        };
+        let value = *ksyms
+            .get(&reloc.name)
+            .ok_or_else(|| bad("it was not resolved when the object loaded"))?;
+        let index = reloc.insn_index;
+        match reloc.kind {
+            ExternRelocKind::Load => {
+                let (src_reg, low, high) = match value {
+                    // vmlinux: the second slot holds the BTF object fd, 0 for vmlinux.
+                    KsymValue::BtfId(id) => (BPF_PSEUDO_BTF_ID, id as i32, 0),
+                    KsymValue::Address(address) => {
+                        (0, address as u32 as i32, (address >> 32) as i32)
+                    }
+                    KsymValue::Absent => (0, 0, 0),
+                };
+                let insn = insns
+                    .get_mut(index)
+                    .ok_or_else(|| bad("relocation outside the program"))?;
+                insn.set_src_reg(src_reg);
+                insn.imm = low;
+                insns
+                    .get_mut(index + 1)
+                    .ok_or_else(|| bad("relocation outside the program"))?
+                    .imm = high;
+            }
+            ExternRelocKind::Call => {
+                let insn = insns
+                    .get_mut(index)
+                    .ok_or_else(|| bad("relocation outside the program"))?;
+                match value {
+                    KsymValue::BtfId(id) => {
+                        insn.set_src_reg(BPF_PSEUDO_KFUNC_CALL);
+                        insn.imm = id as i32;
+                        // The index of the BTF object in fd_array: 0 is vmlinux.
+                        insn.off = 0;
+                    }
+                    _ => {
+                        // A weak kfunc the kernel lacks: an invalid helper call with a number
+                        // that names the extern (libbpf's poisoning), so only a reachable call
+                        // fails, with "invalid func unknown#2002000000+index".
+                        let ext_index = object
+                            .externs()
+                            .iter()
+                            .position(|e| e.name == reloc.name)
+                            .unwrap_or(0);
+                        insn.code = BPF_JMP_CALL;
+                        insn.regs = 0;
+                        insn.off = 0;
+                        insn.imm = POISON_CALL_KFUNC_BASE.saturating_add(ext_index as i32);
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Loads the object's BTF into the kernel. Failure is not fatal (libbpf behaves the same): maps
@@ -803,11 +920,6 @@ fn create_map(
     pin_dir: &Path,
     btf_fd: Option<BorrowedFd<'_>>,
 ) -> Result<Option<MapData>, EbpfError> {
-    if matches!(spec.kind, MapKind::Kconfig) {
-        // `.kconfig` externs are resolved with the BTF/CO-RE work; a program using them fails to
-        // link with a clear error until then.
-        return Ok(None);
-    }
     let map_err = |source: MapError| EbpfError::Map {
         name: spec.name.clone(),
         source,
@@ -861,7 +973,7 @@ fn create_map(
         Ok(map) => map,
         // Kernels before 5.5 cannot mmap arrays; data maps work without it.
         Err(err)
-            if matches!(spec.kind, MapKind::Data(_))
+            if matches!(spec.kind, MapKind::Data(_) | MapKind::Kconfig)
                 && attr.map_flags & BPF_F_MMAPABLE != 0
                 && err.errno() == Some(libc::EINVAL) =>
         {
@@ -874,8 +986,10 @@ fn create_map(
         map.update_bytes(&0u32.to_ne_bytes(), data, 0)
             .map_err(map_err)?;
     }
-    if matches!(spec.kind, MapKind::Data(DataSection::Rodata))
-        || (matches!(spec.kind, MapKind::Data(_)) && spec.map_flags & BPF_F_RDONLY_PROG != 0)
+    if matches!(
+        spec.kind,
+        MapKind::Data(DataSection::Rodata) | MapKind::Kconfig
+    ) || (matches!(spec.kind, MapKind::Data(_)) && spec.map_flags & BPF_F_RDONLY_PROG != 0)
     {
         // A frozen read-only map is a constant to the verifier: dead branches get pruned.
         map.freeze().map_err(map_err)?;
