@@ -36,6 +36,24 @@ pub struct LineInfo {
     pub line_col: u32,
 }
 
+/// Smallest `bpf_core_relo` record: insn_off, type_id, access_str_off, kind.
+pub const CORE_RELO_REC_SIZE: u32 = 16;
+
+/// One CO-RE relocation record (`struct bpf_core_relo`): the instruction at `insn` encodes some
+/// aspect (`kind`) of local type `type_id` reached through the access string at
+/// `access_str_off`, to be recomputed against the target kernel's BTF.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CoreRelo {
+    /// Instruction index in its section.
+    pub insn: u32,
+    /// Local (object BTF) type id the access starts from.
+    pub type_id: u32,
+    /// BTF string offset of the access string (`"0:1:2"`).
+    pub access_str_off: u32,
+    /// Raw `enum bpf_core_relo_kind`; see `core_relo::CoreReloKind`.
+    pub kind: u32,
+}
+
 /// The parsed `.BTF.ext` section.
 #[derive(Clone, Debug, Default)]
 pub struct BtfExt {
@@ -43,6 +61,12 @@ pub struct BtfExt {
     pub func_info: Vec<(String, Vec<FuncInfo>)>,
     /// Line records by ELF section name.
     pub line_info: Vec<(String, Vec<LineInfo>)>,
+    /// CO-RE relocation records by ELF section name (empty when the object has none).
+    pub core_relos: Vec<(String, Vec<CoreRelo>)>,
+    /// Why the CO-RE part could not be read, when it could not. Kept apart from a whole-section
+    /// failure so func/line info stay usable, while relocating a program still refuses to run on
+    /// records it could not read (skipping them would load unrelocated offsets).
+    pub core_relo_error: Option<BtfError>,
 }
 
 /// Func and line info of one linked program, encoded for `BPF_PROG_LOAD` (host byte order).
@@ -96,24 +120,59 @@ impl BtfExt {
         };
         let func_part = part(8)?;
         let line_part = part(16)?;
+        let field = |rec: &[u8], at: usize| endian.read_u32(rec, at).ok_or("truncated record");
         let func_info = parse_groups(func_part, btf, FUNC_INFO_REC_SIZE as usize, |rec| {
-            Some(FuncInfo {
-                insn: endian.read_u32(rec, 0)? / 8,
-                type_id: endian.read_u32(rec, 4)?,
+            Ok(FuncInfo {
+                insn: field(rec, 0)? / 8,
+                type_id: field(rec, 4)?,
             })
         })?;
         let line_info = parse_groups(line_part, btf, LINE_INFO_REC_SIZE as usize, |rec| {
-            Some(LineInfo {
-                insn: endian.read_u32(rec, 0)? / 8,
-                file_name_off: endian.read_u32(rec, 4)?,
-                line_off: endian.read_u32(rec, 8)?,
-                line_col: endian.read_u32(rec, 12)?,
+            Ok(LineInfo {
+                insn: field(rec, 0)? / 8,
+                file_name_off: field(rec, 4)?,
+                line_off: field(rec, 8)?,
+                line_col: field(rec, 12)?,
             })
         })?;
+        // The CO-RE part came later (header of 32 bytes instead of 24); older producers omit it.
+        let (core_relos, core_relo_error) = if hdr_len >= 32 {
+            match part(24).and_then(|core_part| {
+                parse_groups(core_part, btf, CORE_RELO_REC_SIZE as usize, |rec| {
+                    let insn_off = field(rec, 0)?;
+                    // An offset inside an instruction cannot name one.
+                    if insn_off % 8 != 0 {
+                        return Err("CO-RE relocation offset is not a multiple of 8");
+                    }
+                    Ok(CoreRelo {
+                        insn: insn_off / 8,
+                        type_id: field(rec, 4)?,
+                        access_str_off: field(rec, 8)?,
+                        kind: field(rec, 12)?,
+                    })
+                })
+            }) {
+                Ok(groups) => (groups, None),
+                Err(err) => (Vec::new(), Some(err)),
+            }
+        } else {
+            (Vec::new(), None)
+        };
         Ok(BtfExt {
             func_info,
             line_info,
+            core_relos,
+            core_relo_error,
         })
+    }
+
+    /// The CO-RE records of ELF section `section` (empty when it has none).
+    pub fn core_relos_of(&self, section: &str) -> &[CoreRelo] {
+        self.core_relos
+            .iter()
+            .find(|(name, _)| name == section)
+            .map(|(_, records)| records.as_slice())
+            .unwrap_or(&[])
     }
 
     /// The func and line info of a linked program: the records of each function it is made of,
@@ -170,7 +229,7 @@ fn parse_groups<T>(
     part: &[u8],
     btf: &Btf,
     min_rec_size: usize,
-    decode: impl Fn(&[u8]) -> Option<T>,
+    decode: impl Fn(&[u8]) -> Result<T, &'static str>,
 ) -> Result<Vec<(String, Vec<T>)>, BtfError> {
     let endian = btf.endian();
     let mut groups = Vec::new();
@@ -208,11 +267,7 @@ fn parse_groups<T>(
             })?;
         let decoded = records
             .chunks_exact(rec_size)
-            .map(|rec| {
-                decode(rec).ok_or(BtfError::BadExt {
-                    reason: "truncated record",
-                })
-            })
+            .map(|rec| decode(rec).map_err(|reason| BtfError::BadExt { reason }))
             .collect::<Result<Vec<T>, BtfError>>()?;
         groups.push((btf.string_at(name_off)?.to_string(), decoded));
         offset += bytes;
