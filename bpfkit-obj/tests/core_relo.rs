@@ -438,3 +438,57 @@ fn no_targets_poisons_or_zeroes_everything() {
         }
     }
 }
+
+#[test]
+fn broken_records_fail_with_the_relocation_named() {
+    use bpfkit_obj::core_relo::{CoreError, CoreFailure};
+    let target = synthetic_kernel();
+    let object = Object::parse(OBJECT).unwrap();
+
+    // Unreadable CO-RE part: refused rather than loading unrelocated offsets.
+    let mut broken = object.clone();
+    if let Some(ext) = broken.btf_ext.as_mut() {
+        ext.core_relo_error = Some(bpfkit_obj::BtfError::BadExt {
+            reason: "truncated record",
+        });
+    }
+    let mut program = broken.link_program("core_all").unwrap();
+    assert!(matches!(
+        relocate_core(&mut program, &broken, &[&target]),
+        Err(CoreError::MalformedExt(_))
+    ));
+
+    // Unknown kind number.
+    let mut unknown = object.clone();
+    let records = &mut unknown.btf_ext.as_mut().unwrap().core_relos;
+    records[0].1[0].kind = 99;
+    let mut program = unknown.link_program("core_all").unwrap();
+    match relocate_core(&mut program, &unknown, &[&target]) {
+        Err(CoreError::Relocation(err)) => {
+            assert_eq!(err.function, "core_all");
+            assert!(matches!(err.source, CoreFailure::UnknownKind { kind: 99 }));
+            assert!(err.to_string().contains("task_struct"), "{err}");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // The instruction does not hold what the local BTF says: not patched blindly.
+    let mut program = object.link_program("core_all").unwrap();
+    let report = relocate_core(&mut program.clone(), &object, &[&target]).unwrap();
+    let tgid = report
+        .relocations
+        .iter()
+        .find(|r| r.resolution.path == "task_struct.tgid")
+        .unwrap();
+    program.instructions[tgid.insn_index].imm += 1;
+    match relocate_core(&mut program, &object, &[&target]) {
+        Err(CoreError::Relocation(err)) => {
+            assert!(
+                matches!(err.source, CoreFailure::UnexpectedValue { .. }),
+                "{err}"
+            );
+            assert_eq!(err.path, "task_struct.tgid");
+        }
+        other => panic!("{other:?}"),
+    }
+}

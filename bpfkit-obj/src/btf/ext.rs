@@ -274,3 +274,104 @@ fn parse_groups<T>(
     }
     Ok(groups)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::btf::builder::BtfBuilder;
+
+    /// A `.BTF.ext` with one func_info record for `section` and the given CO-RE part bytes.
+    fn ext_bytes(section_off: u32, core_part: &[u8], hdr_len: u32) -> Vec<u8> {
+        let mut func = Vec::new();
+        for word in [FUNC_INFO_REC_SIZE, section_off, 1, 0, 7] {
+            func.extend_from_slice(&word.to_le_bytes());
+        }
+        let mut out = Vec::new();
+        out.extend_from_slice(&[0x9f, 0xeb, 1, 0]);
+        let func_len = func.len() as u32;
+        let mut header = vec![hdr_len, 0, func_len, func_len, 0];
+        if hdr_len >= 32 {
+            header.extend_from_slice(&[func_len, core_part.len() as u32]);
+        }
+        for word in header {
+            out.extend_from_slice(&word.to_le_bytes());
+        }
+        out.extend_from_slice(&func);
+        out.extend_from_slice(core_part);
+        out
+    }
+
+    fn core_part(section_off: u32, records: &[[u32; 4]], count: u32) -> Vec<u8> {
+        let mut out = Vec::new();
+        for word in [CORE_RELO_REC_SIZE, section_off, count] {
+            out.extend_from_slice(&word.to_le_bytes());
+        }
+        for record in records {
+            for word in record {
+                out.extend_from_slice(&word.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn core_relo_records_are_parsed_by_section() {
+        let mut b = BtfBuilder::new();
+        let section = b.add_string("kprobe/x");
+        let access = b.add_string("0:1");
+        let btf = Btf::parse(&b.finish()).unwrap();
+        let part = core_part(section, &[[16, 3, access, 0], [40, 3, access, 2]], 2);
+        let ext = BtfExt::parse(&ext_bytes(section, &part, 32), &btf).unwrap();
+        assert!(ext.core_relo_error.is_none());
+        let records = ext.core_relos_of("kprobe/x");
+        assert_eq!(records.len(), 2);
+        assert_eq!(
+            records[1],
+            CoreRelo {
+                insn: 5,
+                type_id: 3,
+                access_str_off: access,
+                kind: 2
+            }
+        );
+        // An older 24-byte header has no CO-RE part at all.
+        let ext = BtfExt::parse(&ext_bytes(section, &[], 24), &btf).unwrap();
+        assert!(ext.core_relos.is_empty() && ext.core_relo_error.is_none());
+        assert_eq!(ext.func_info.len(), 1);
+    }
+
+    #[test]
+    fn malformed_core_relo_parts_keep_func_info_and_record_the_error() {
+        let mut b = BtfBuilder::new();
+        let section = b.add_string("kprobe/x");
+        let btf = Btf::parse(&b.finish()).unwrap();
+        let cases: Vec<Vec<u8>> = vec![
+            // Offset not a multiple of 8.
+            core_part(section, &[[13, 1, 0, 0]], 1),
+            // Count larger than the records present.
+            core_part(section, &[[8, 1, 0, 0]], 5),
+            // Count that overflows when multiplied by the record size.
+            core_part(section, &[], u32::MAX),
+            // Section name offset outside the string table.
+            core_part(1 << 20, &[[8, 1, 0, 0]], 1),
+            // Record size smaller than a bpf_core_relo.
+            {
+                let mut part = core_part(section, &[[8, 1, 0, 0]], 1);
+                part[..4].copy_from_slice(&8u32.to_le_bytes());
+                part
+            },
+            // Truncated group header.
+            vec![16, 0, 0, 0, 1, 0],
+        ];
+        for (i, part) in cases.iter().enumerate() {
+            let ext = BtfExt::parse(&ext_bytes(section, part, 32), &btf).unwrap();
+            assert!(ext.core_relo_error.is_some(), "case {i}");
+            assert_eq!(ext.func_info.len(), 1, "case {i}");
+        }
+        // A CO-RE part pointing outside the section.
+        let mut bytes = ext_bytes(section, &[], 32);
+        bytes[28..32].copy_from_slice(&1000u32.to_le_bytes());
+        let ext = BtfExt::parse(&bytes, &btf).unwrap();
+        assert!(ext.core_relo_error.is_some());
+    }
+}
