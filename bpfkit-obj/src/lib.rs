@@ -8,6 +8,7 @@
 
 pub mod btf;
 pub mod consts;
+pub mod core_relo;
 pub mod error;
 pub mod externs;
 pub mod insn;

@@ -36,6 +36,24 @@ pub struct LineInfo {
     pub line_col: u32,
 }
 
+/// Smallest `bpf_core_relo` record: insn_off, type_id, access_str_off, kind.
+pub const CORE_RELO_REC_SIZE: u32 = 16;
+
+/// One CO-RE relocation record (`struct bpf_core_relo`): the instruction at `insn` encodes some
+/// aspect (`kind`) of local type `type_id` reached through the access string at
+/// `access_str_off`, to be recomputed against the target kernel's BTF.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CoreRelo {
+    /// Instruction index in its section.
+    pub insn: u32,
+    /// Local (object BTF) type id the access starts from.
+    pub type_id: u32,
+    /// BTF string offset of the access string (`"0:1:2"`).
+    pub access_str_off: u32,
+    /// Raw `enum bpf_core_relo_kind`; see `core_relo::CoreReloKind`.
+    pub kind: u32,
+}
+
 /// The parsed `.BTF.ext` section.
 #[derive(Clone, Debug, Default)]
 pub struct BtfExt {
@@ -43,6 +61,12 @@ pub struct BtfExt {
     pub func_info: Vec<(String, Vec<FuncInfo>)>,
     /// Line records by ELF section name.
     pub line_info: Vec<(String, Vec<LineInfo>)>,
+    /// CO-RE relocation records by ELF section name (empty when the object has none).
+    pub core_relos: Vec<(String, Vec<CoreRelo>)>,
+    /// Why the CO-RE part could not be read, when it could not. Kept apart from a whole-section
+    /// failure so func/line info stay usable, while relocating a program still refuses to run on
+    /// records it could not read (skipping them would load unrelocated offsets).
+    pub core_relo_error: Option<BtfError>,
 }
 
 /// Func and line info of one linked program, encoded for `BPF_PROG_LOAD` (host byte order).
@@ -96,24 +120,59 @@ impl BtfExt {
         };
         let func_part = part(8)?;
         let line_part = part(16)?;
+        let field = |rec: &[u8], at: usize| endian.read_u32(rec, at).ok_or("truncated record");
         let func_info = parse_groups(func_part, btf, FUNC_INFO_REC_SIZE as usize, |rec| {
-            Some(FuncInfo {
-                insn: endian.read_u32(rec, 0)? / 8,
-                type_id: endian.read_u32(rec, 4)?,
+            Ok(FuncInfo {
+                insn: field(rec, 0)? / 8,
+                type_id: field(rec, 4)?,
             })
         })?;
         let line_info = parse_groups(line_part, btf, LINE_INFO_REC_SIZE as usize, |rec| {
-            Some(LineInfo {
-                insn: endian.read_u32(rec, 0)? / 8,
-                file_name_off: endian.read_u32(rec, 4)?,
-                line_off: endian.read_u32(rec, 8)?,
-                line_col: endian.read_u32(rec, 12)?,
+            Ok(LineInfo {
+                insn: field(rec, 0)? / 8,
+                file_name_off: field(rec, 4)?,
+                line_off: field(rec, 8)?,
+                line_col: field(rec, 12)?,
             })
         })?;
+        // The CO-RE part came later (header of 32 bytes instead of 24); older producers omit it.
+        let (core_relos, core_relo_error) = if hdr_len >= 32 {
+            match part(24).and_then(|core_part| {
+                parse_groups(core_part, btf, CORE_RELO_REC_SIZE as usize, |rec| {
+                    let insn_off = field(rec, 0)?;
+                    // An offset inside an instruction cannot name one.
+                    if insn_off % 8 != 0 {
+                        return Err("CO-RE relocation offset is not a multiple of 8");
+                    }
+                    Ok(CoreRelo {
+                        insn: insn_off / 8,
+                        type_id: field(rec, 4)?,
+                        access_str_off: field(rec, 8)?,
+                        kind: field(rec, 12)?,
+                    })
+                })
+            }) {
+                Ok(groups) => (groups, None),
+                Err(err) => (Vec::new(), Some(err)),
+            }
+        } else {
+            (Vec::new(), None)
+        };
         Ok(BtfExt {
             func_info,
             line_info,
+            core_relos,
+            core_relo_error,
         })
+    }
+
+    /// The CO-RE records of ELF section `section` (empty when it has none).
+    pub fn core_relos_of(&self, section: &str) -> &[CoreRelo] {
+        self.core_relos
+            .iter()
+            .find(|(name, _)| name == section)
+            .map(|(_, records)| records.as_slice())
+            .unwrap_or(&[])
     }
 
     /// The func and line info of a linked program: the records of each function it is made of,
@@ -170,7 +229,7 @@ fn parse_groups<T>(
     part: &[u8],
     btf: &Btf,
     min_rec_size: usize,
-    decode: impl Fn(&[u8]) -> Option<T>,
+    decode: impl Fn(&[u8]) -> Result<T, &'static str>,
 ) -> Result<Vec<(String, Vec<T>)>, BtfError> {
     let endian = btf.endian();
     let mut groups = Vec::new();
@@ -208,14 +267,111 @@ fn parse_groups<T>(
             })?;
         let decoded = records
             .chunks_exact(rec_size)
-            .map(|rec| {
-                decode(rec).ok_or(BtfError::BadExt {
-                    reason: "truncated record",
-                })
-            })
+            .map(|rec| decode(rec).map_err(|reason| BtfError::BadExt { reason }))
             .collect::<Result<Vec<T>, BtfError>>()?;
         groups.push((btf.string_at(name_off)?.to_string(), decoded));
         offset += bytes;
     }
     Ok(groups)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::btf::builder::BtfBuilder;
+
+    /// A `.BTF.ext` with one func_info record for `section` and the given CO-RE part bytes.
+    fn ext_bytes(section_off: u32, core_part: &[u8], hdr_len: u32) -> Vec<u8> {
+        let mut func = Vec::new();
+        for word in [FUNC_INFO_REC_SIZE, section_off, 1, 0, 7] {
+            func.extend_from_slice(&word.to_le_bytes());
+        }
+        let mut out = Vec::new();
+        out.extend_from_slice(&[0x9f, 0xeb, 1, 0]);
+        let func_len = func.len() as u32;
+        let mut header = vec![hdr_len, 0, func_len, func_len, 0];
+        if hdr_len >= 32 {
+            header.extend_from_slice(&[func_len, core_part.len() as u32]);
+        }
+        for word in header {
+            out.extend_from_slice(&word.to_le_bytes());
+        }
+        out.extend_from_slice(&func);
+        out.extend_from_slice(core_part);
+        out
+    }
+
+    fn core_part(section_off: u32, records: &[[u32; 4]], count: u32) -> Vec<u8> {
+        let mut out = Vec::new();
+        for word in [CORE_RELO_REC_SIZE, section_off, count] {
+            out.extend_from_slice(&word.to_le_bytes());
+        }
+        for record in records {
+            for word in record {
+                out.extend_from_slice(&word.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn core_relo_records_are_parsed_by_section() {
+        let mut b = BtfBuilder::new();
+        let section = b.add_string("kprobe/x");
+        let access = b.add_string("0:1");
+        let btf = Btf::parse(&b.finish()).unwrap();
+        let part = core_part(section, &[[16, 3, access, 0], [40, 3, access, 2]], 2);
+        let ext = BtfExt::parse(&ext_bytes(section, &part, 32), &btf).unwrap();
+        assert!(ext.core_relo_error.is_none());
+        let records = ext.core_relos_of("kprobe/x");
+        assert_eq!(records.len(), 2);
+        assert_eq!(
+            records[1],
+            CoreRelo {
+                insn: 5,
+                type_id: 3,
+                access_str_off: access,
+                kind: 2
+            }
+        );
+        // An older 24-byte header has no CO-RE part at all.
+        let ext = BtfExt::parse(&ext_bytes(section, &[], 24), &btf).unwrap();
+        assert!(ext.core_relos.is_empty() && ext.core_relo_error.is_none());
+        assert_eq!(ext.func_info.len(), 1);
+    }
+
+    #[test]
+    fn malformed_core_relo_parts_keep_func_info_and_record_the_error() {
+        let mut b = BtfBuilder::new();
+        let section = b.add_string("kprobe/x");
+        let btf = Btf::parse(&b.finish()).unwrap();
+        let cases: Vec<Vec<u8>> = vec![
+            // Offset not a multiple of 8.
+            core_part(section, &[[13, 1, 0, 0]], 1),
+            // Count larger than the records present.
+            core_part(section, &[[8, 1, 0, 0]], 5),
+            // Count that overflows when multiplied by the record size.
+            core_part(section, &[], u32::MAX),
+            // Section name offset outside the string table.
+            core_part(1 << 20, &[[8, 1, 0, 0]], 1),
+            // Record size smaller than a bpf_core_relo.
+            {
+                let mut part = core_part(section, &[[8, 1, 0, 0]], 1);
+                part[..4].copy_from_slice(&8u32.to_le_bytes());
+                part
+            },
+            // Truncated group header.
+            vec![16, 0, 0, 0, 1, 0],
+        ];
+        for (i, part) in cases.iter().enumerate() {
+            let ext = BtfExt::parse(&ext_bytes(section, part, 32), &btf).unwrap();
+            assert!(ext.core_relo_error.is_some(), "case {i}");
+            assert_eq!(ext.func_info.len(), 1, "case {i}");
+        }
+        // A CO-RE part pointing outside the section.
+        let mut bytes = ext_bytes(section, &[], 32);
+        bytes[28..32].copy_from_slice(&1000u32.to_le_bytes());
+        let ext = BtfExt::parse(&bytes, &btf).unwrap();
+        assert!(ext.core_relo_error.is_some());
+    }
 }

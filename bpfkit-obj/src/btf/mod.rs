@@ -7,6 +7,7 @@
 //!
 //! Both byte orders are accepted: the magic `0xeB9F` tells which one the producer used.
 
+pub mod builder;
 pub mod ext;
 mod fixup;
 mod types;
