@@ -8,13 +8,16 @@
 use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bitflags::bitflags;
 use bpfkit_obj::btf::ext::{FUNC_INFO_REC_SIZE, LINE_INFO_REC_SIZE};
+use bpfkit_obj::btf::Btf;
 use bpfkit_obj::consts::{
     BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_PSEUDO_BTF_ID, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD,
     BPF_PSEUDO_MAP_VALUE,
 };
+use bpfkit_obj::core_relo::CoreReport;
 use bpfkit_obj::insn::Insn;
 use bpfkit_obj::uapi::{map_type, prog_type};
 use bpfkit_obj::{
@@ -127,6 +130,9 @@ pub enum EbpfError {
         /// What is wrong.
         detail: String,
     },
+    /// The target BTF given to the loader cannot be read.
+    #[error("target BTF: {0}")]
+    TargetBtf(#[source] crate::btf::KernelBtfError),
     /// A program failed to load.
     #[error(transparent)]
     Program(#[from] ProgramError),
@@ -163,6 +169,7 @@ pub struct EbpfLoader {
     autoload: bool,
     name: Option<String>,
     kconfig: Vec<(String, String)>,
+    target_btf: Option<PathBuf>,
 }
 
 impl Default for EbpfLoader {
@@ -181,6 +188,7 @@ impl EbpfLoader {
             log_level: VerifierLogLevel::empty(),
             autoload: true,
             name: None,
+            target_btf: None,
             kconfig: Vec::new(),
         }
     }
@@ -228,6 +236,13 @@ impl EbpfLoader {
     /// created and each program loads with [`Ebpf::load_program`].
     pub fn autoload(mut self, autoload: bool) -> Self {
         self.autoload = autoload;
+        self
+    }
+
+    /// Resolves CO-RE relocations against this BTF file (raw BTF, as btfhub ships, or an ELF
+    /// vmlinux) instead of the running kernel's BTF, for kernels built without BTF.
+    pub fn target_btf(mut self, path: impl AsRef<Path>) -> Self {
+        self.target_btf = Some(path.as_ref().to_path_buf());
         self
     }
 
@@ -291,6 +306,12 @@ impl EbpfLoader {
             .clone()
             .unwrap_or_else(|| PathBuf::from(DEFAULT_PIN_PATH));
 
+        let target_btf = match &self.target_btf {
+            Some(path) => Some(Arc::new(
+                crate::btf::read_btf_file(path).map_err(EbpfError::TargetBtf)?,
+            )),
+            None => None,
+        };
         let btf_fd = load_object_btf(&object);
         let mut maps = Vec::with_capacity(object.maps.len());
         for spec in &object.maps {
@@ -322,6 +343,7 @@ impl EbpfLoader {
             pending_slots: Vec::new(),
             btf_fd,
             ksyms: externs.ksyms,
+            target_btf,
         };
         ebpf.fill_map_slots()?;
         if self.autoload {
@@ -409,6 +431,8 @@ pub struct Ebpf {
     btf_fd: Option<OwnedFd>,
     /// What each `.ksyms` extern resolved to, for programs loaded later.
     ksyms: HashMap<String, KsymValue>,
+    /// BTF that CO-RE relocations resolve against instead of the running kernel's.
+    target_btf: Option<Arc<Btf>>,
 }
 
 impl Ebpf {
@@ -560,6 +584,7 @@ impl Ebpf {
             &self.maps,
             &self.ksyms,
             btf_fd,
+            self.target_btf.as_deref(),
             self.log_level,
         )?;
         {
@@ -649,6 +674,7 @@ fn load_program(
     maps: &[Option<MapData>],
     ksyms: &HashMap<String, KsymValue>,
     btf_fd: Option<BorrowedFd<'_>>,
+    target_btf: Option<&Btf>,
     log_level: VerifierLogLevel,
 ) -> Result<(OwnedFd, usize, Option<String>), ProgramError> {
     let section = spec
@@ -663,12 +689,14 @@ fn load_program(
     } else {
         None
     };
-    let linked = object
-        .link_program(&spec.name)
-        .map_err(|source| ProgramError::Relocation {
-            name: spec.name.clone(),
-            source,
-        })?;
+    let mut linked =
+        object
+            .link_program(&spec.name)
+            .map_err(|source| ProgramError::Relocation {
+                name: spec.name.clone(),
+                source,
+            })?;
+    let core_report = relocate_core(object, spec, &mut linked, target_btf)?;
     let mut insns: Vec<Insn> = linked.instructions.clone();
     for reloc in &linked.map_relocations {
         let map_name = object
@@ -742,13 +770,59 @@ fn load_program(
                 Some(log)
             },
         )),
-        Err(err) => Err(ProgramError::Verifier(Box::new(VerifierError::new(
-            &spec.name,
-            err.source,
-            err.log,
-            err.log_truncated,
-        )))),
+        Err(err) => {
+            // A verifier failure at a poisoned instruction is a CO-RE relocation the target
+            // kernel cannot satisfy: say which, in words.
+            let note = core_report
+                .as_ref()
+                .and_then(|report| report.explain_verifier_log(&err.log));
+            let error = VerifierError::new(&spec.name, err.source, err.log, err.log_truncated);
+            Err(ProgramError::Verifier(Box::new(match note {
+                Some(note) => error.with_note(note),
+                None => error,
+            })))
+        }
     }
+}
+
+/// Applies the program's CO-RE relocations against the target BTF (the user's, else the running
+/// kernel's, read only when the program has relocations). Returns the report, or `None` when
+/// the program has no relocations.
+fn relocate_core(
+    object: &Object,
+    spec: &ProgramSpec,
+    linked: &mut LinkedProgram,
+    target_btf: Option<&Btf>,
+) -> Result<Option<CoreReport>, ProgramError> {
+    let has_relocations = object.btf_ext.as_ref().is_some_and(|ext| {
+        linked
+            .functions
+            .iter()
+            .any(|f| !ext.core_relos_of(&f.section).is_empty())
+    });
+    if !has_relocations {
+        return Ok(None);
+    }
+    let kernel;
+    let target = match target_btf {
+        Some(btf) => btf,
+        None => {
+            kernel = crate::btf::kernel_btf().map_err(|err| ProgramError::Unsupported {
+                name: spec.name.clone(),
+                feature: "CO-RE relocations".to_string(),
+                reason: format!(
+                    "{err}; give the loader a target BTF file (EbpfLoader::target_btf)"
+                ),
+            })?;
+            &*kernel
+        }
+    };
+    bpfkit_obj::core_relo::relocate_core(linked, object, &[target])
+        .map(Some)
+        .map_err(|source| ProgramError::Core {
+            name: spec.name.clone(),
+            source,
+        })
 }
 
 /// Puts what each `.ksyms` extern resolved to into the instructions that use it (libbpf's

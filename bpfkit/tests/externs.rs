@@ -217,6 +217,11 @@ fn kfunc_calls_resolve_and_weak_absent_kfunc_is_pruned() {
     assert_eq!(global(&ebpf, "task_found"), 2);
     // The object's BTF reached the kernel even though it declares kfuncs and externs (their
     // BTF is rewritten the way libbpf does), so the program carries it.
-    let info = ebpf.program("call_kfuncs").expect("program").data().info().expect("info");
+    let info = ebpf
+        .program("call_kfuncs")
+        .expect("program")
+        .data()
+        .info()
+        .expect("info");
     assert_ne!(info.btf_id, 0, "program loaded without the object's BTF");
 }

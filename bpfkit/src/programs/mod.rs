@@ -80,6 +80,17 @@ pub enum ProgramError {
         #[source]
         source: bpfkit_obj::RelocationError,
     },
+    /// A CO-RE relocation could not be computed (malformed records, ambiguous candidates, ...).
+    /// Relocations that are merely unsatisfiable on the target kernel do not fail here: their
+    /// instruction is poisoned, and only a reachable one fails, at the verifier.
+    #[error("program `{name}`: {source}")]
+    Core {
+        /// The program's name.
+        name: String,
+        /// What went wrong.
+        #[source]
+        source: bpfkit_obj::core_relo::CoreError,
+    },
     /// The program references a map that was not created (taken out of the collection, or a kind
     /// bpfkit cannot create yet).
     #[error("program `{program}` references map `{map}`, which is not available: {reason}")]

@@ -26,6 +26,7 @@ pub struct VerifierError {
     source: SyscallError,
     log: String,
     log_truncated: bool,
+    note: Option<String>,
 }
 
 /// How many meaningful lines of the log `Display` shows.
@@ -43,7 +44,20 @@ impl VerifierError {
             source,
             log,
             log_truncated,
+            note: None,
         }
+    }
+
+    /// Adds what bpfkit knows about the failure (e.g. the CO-RE relocation behind a poisoned
+    /// instruction), shown first.
+    pub(crate) fn with_note(mut self, note: String) -> Self {
+        self.note = Some(note);
+        self
+    }
+
+    /// bpfkit's explanation of the failure, when it has one (an unsatisfied CO-RE relocation).
+    pub fn note(&self) -> Option<&str> {
+        self.note.as_deref()
     }
 
     /// The program's name.
@@ -133,6 +147,9 @@ impl fmt::Display for VerifierError {
             "program `{}` was rejected by the kernel: {}",
             self.program, self.source.source
         )?;
+        if let Some(note) = &self.note {
+            write!(f, "\n  {note}")?;
+        }
         let lines = self.summary_lines();
         let total = self
             .log
