@@ -23,11 +23,16 @@ impl Btf {
         section_size: impl Fn(&str) -> Option<u32>,
         symbol_offset: impl Fn(&str, &str) -> Option<u32>,
     ) -> Result<Vec<u8>, BtfError> {
-        let mut data = self.data.clone();
+        let mut data = self.raw().to_vec();
         let endian = self.endian;
-        for id in 1..self.type_count() {
+        for id in self.first_own_id()..self.type_count() {
             let ty = self.type_by_id(id)?;
-            let record = self.type_offsets[(id - 1) as usize] as usize;
+            let record = self
+                .own_record_offset(id)
+                .ok_or(BtfError::TypeIdOutOfRange {
+                    id,
+                    max: self.type_count() - 1,
+                })?;
             match ty.kind() {
                 BtfKind::Var => {
                     if read(&data, record + TYPE_HEADER, endian)? == VAR_GLOBAL_EXTERN {

@@ -453,3 +453,71 @@ pub(crate) fn record_len(
     }
     Ok((kind, total))
 }
+
+/// Fixed extra bytes after the 12-byte header, and extra bytes per `vlen` entry, by raw kind
+/// number; `None` for unknown kinds. A table so the walk over 100k+ kernel records stays a few
+/// instructions per record.
+const RECORD_SHAPE: [Option<(usize, usize)>; 32] = {
+    let mut shapes = [None; 32];
+    let mut raw = 1;
+    while raw < 20 {
+        shapes[raw] = Some(match raw {
+            1 | 14 | 17 => (4, 0),      // int, var, decl_tag
+            3 => (12, 0),               // array
+            4 | 5 | 15 | 19 => (0, 12), // struct, union, datasec, enum64
+            6 | 13 => (0, 8),           // enum, func_proto
+            _ => (0, 0),
+        });
+        raw += 1;
+    }
+    shapes
+};
+
+/// Walks the type section `types` of `data` and returns the absolute offset and the raw kind of
+/// each record (the first being type `first_id`), checking that every record has a known kind
+/// and fits.
+pub(crate) fn record_offsets(
+    data: &[u8],
+    types: std::ops::Range<usize>,
+    endian: Endian,
+    first_id: u32,
+) -> Result<(Vec<u32>, Vec<u8>), BtfError> {
+    let section = data
+        .get(types.clone())
+        .ok_or(BtfError::TruncatedType { id: first_id })?;
+    // Records are at least 12 bytes: this bounds the count, so ids and offsets cannot overflow
+    // below and the vectors never regrow. The unused tail of a large allocation is never touched
+    // (so never resident) and is given back by `shrink_to_fit`.
+    let max_records = section.len() / 12 + 1;
+    if u32::try_from(types.end).is_err()
+        || u32::try_from(max_records)
+            .ok()
+            .and_then(|n| n.checked_add(first_id))
+            .is_none()
+    {
+        return Err(BtfError::TooManyTypes);
+    }
+    let mut offsets = Vec::with_capacity(max_records);
+    let mut kinds = Vec::with_capacity(max_records);
+    let mut at = 0usize;
+    while at < section.len() {
+        let id = first_id + offsets.len() as u32;
+        let info = match section.get(at + 4..at + 8) {
+            Some(&[a, b, c, d]) => endian.u32([a, b, c, d]),
+            _ => return Err(BtfError::TruncatedType { id }),
+        };
+        let raw_kind = (info >> 24) & 0x1f;
+        let (fixed, per_entry) =
+            RECORD_SHAPE[raw_kind as usize].ok_or(BtfError::UnknownKind { id, kind: raw_kind })?;
+        let len = 12 + fixed + per_entry * (info & 0xffff) as usize;
+        if section.len() - at < len {
+            return Err(BtfError::TruncatedType { id });
+        }
+        offsets.push((types.start + at) as u32);
+        kinds.push(raw_kind as u8);
+        at += len;
+    }
+    offsets.shrink_to_fit();
+    kinds.shrink_to_fit();
+    Ok((offsets, kinds))
+}
