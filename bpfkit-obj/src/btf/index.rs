@@ -374,4 +374,158 @@ mod tests {
         sort_entries(&mut entries);
         assert_eq!(entries, expected);
     }
+
+    use crate::btf::{BtfError, BtfWriter, Endian};
+    use std::sync::Arc;
+
+    /// Base: [1] int, [2] struct task_struct {pid: int}, [3] struct task_struct___old, [4] typedef
+    /// task_struct -> 2, [5] anonymous ptr -> 2.
+    fn base() -> Btf {
+        let mut w = BtfWriter::new(Endian::Little);
+        let int = w.add_string("int").unwrap();
+        let int = w.add_type(int, BtfKind::Int, 0, false, 4, &[32]).unwrap();
+        let task = w.add_string("task_struct").unwrap();
+        let pid = w.add_string("pid").unwrap();
+        w.add_type(task, BtfKind::Struct, 1, false, 4, &[pid, int, 0])
+            .unwrap();
+        let old = w.add_string("task_struct___old").unwrap();
+        w.add_type(old, BtfKind::Struct, 0, false, 0, &[]).unwrap();
+        w.add_type(task, BtfKind::Typedef, 0, false, 2, &[])
+            .unwrap();
+        w.add_type(0, BtfKind::Ptr, 0, false, 2, &[]).unwrap();
+        Btf::parse(&w.finish().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn lookups_go_through_the_index() {
+        let btf = base();
+        assert_eq!(
+            btf.find_by_name_kind("task_struct", BtfKind::Struct),
+            Some(2)
+        );
+        assert_eq!(
+            btf.find_by_name_kind("task_struct", BtfKind::Typedef),
+            Some(4)
+        );
+        assert_eq!(
+            btf.find_by_name_kind("task_struct___old", BtfKind::Struct),
+            Some(3)
+        );
+        assert_eq!(
+            btf.find_by_name_kind("task_struct___new", BtfKind::Struct),
+            None
+        );
+        assert_eq!(btf.find_by_name_kind("task_struct", BtfKind::Union), None);
+        assert_eq!(btf.find_by_name("task_struct"), Some(2));
+        assert_eq!(btf.find_by_name("int"), Some(1));
+        assert_eq!(btf.find_by_name("nope"), None);
+        assert_eq!(btf.find_by_name_kind("", BtfKind::Ptr), Some(5));
+        let candidates: Vec<u32> = btf
+            .candidates_by_essential_name("task_struct___mine", BtfKind::Struct)
+            .collect();
+        assert_eq!(candidates, vec![2, 3]);
+        let typedefs: Vec<u32> = btf
+            .candidates_by_essential_name("task_struct", BtfKind::Typedef)
+            .collect();
+        assert_eq!(typedefs, vec![4]);
+        assert!(btf.index_memory() > 0);
+    }
+
+    /// Module BTF on top of `base`: its own string section (not starting with NUL), types
+    /// [6] struct mod_state {task: ptr to base [2]} naming a base string for one member,
+    /// [7] struct task_struct___mod.
+    fn module(base: &Btf) -> Vec<u8> {
+        let base_strings = base.header().str_len;
+        let mut strings = Vec::new();
+        let mod_state = base_strings;
+        strings.extend_from_slice(b"mod_state\0");
+        let flavored = base_strings + strings.len() as u32;
+        strings.extend_from_slice(b"task_struct___mod\0");
+        let mut types = Vec::new();
+        let mut word = |v: u32| types.extend_from_slice(&v.to_le_bytes());
+        // [6] struct mod_state { pid (base string "pid" at its offset): ptr [5] at 0 }, size 8
+        let pid = base
+            .type_by_id(2)
+            .unwrap()
+            .members()
+            .next()
+            .unwrap()
+            .name_offset;
+        for v in [mod_state, (4 << 24) | 1, 8, pid, 5, 0] {
+            word(v);
+        }
+        // [7] struct task_struct___mod, empty
+        for v in [flavored, 4 << 24, 0] {
+            word(v);
+        }
+        let mut out = Vec::new();
+        out.extend_from_slice(&[0x9f, 0xeb, 1, 0]);
+        for v in [
+            24u32,
+            0,
+            types.len() as u32,
+            types.len() as u32,
+            strings.len() as u32,
+        ] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&types);
+        out.extend_from_slice(&strings);
+        out
+    }
+
+    #[test]
+    fn split_btf_continues_ids_and_strings_of_its_base() {
+        let base = Arc::new(base());
+        let split = Btf::parse_split(&module(&base), Arc::clone(&base)).unwrap();
+        assert_eq!(split.first_own_id(), 6);
+        assert_eq!(split.type_count(), 8);
+        assert_eq!(split.type_name(6).unwrap(), "mod_state");
+        assert_eq!(
+            split.type_name(2).unwrap(),
+            "task_struct",
+            "base types by id"
+        );
+        let member = split.members(6).unwrap()[0];
+        assert_eq!(split.string_at(member.name_offset).unwrap(), "pid");
+        assert_eq!(split.resolve_size(member.type_id).unwrap(), 8);
+        // Base first, then own types.
+        assert_eq!(
+            split.find_by_name_kind("task_struct", BtfKind::Struct),
+            Some(2)
+        );
+        assert_eq!(
+            split.find_by_name_kind("mod_state", BtfKind::Struct),
+            Some(6)
+        );
+        assert_eq!(split.find_by_name("mod_state"), Some(6));
+        // CO-RE candidates: only the module's own.
+        let own: Vec<u32> = split
+            .candidates_by_essential_name("task_struct", BtfKind::Struct)
+            .collect();
+        assert_eq!(own, vec![7]);
+        assert_eq!(split.own_types().count(), 2);
+        assert_eq!(split.types().count(), 7);
+        // Written back out, it is split BTF again.
+        let again = Btf::parse_split(&split.to_bytes().unwrap(), base).unwrap();
+        assert_eq!(again.type_name(7).unwrap(), "task_struct___mod");
+    }
+
+    #[test]
+    fn split_btf_must_match_the_base_byte_order() {
+        let base = Arc::new(base());
+        let mut blob = module(&base);
+        // Same module, big-endian header: refused before any type is read.
+        blob[0] = 0xeb;
+        blob[1] = 0x9f;
+        for field in 1..6 {
+            let at = 4 * field;
+            let v = u32::from_le_bytes(blob[at..at + 4].try_into().unwrap());
+            blob[at..at + 4].copy_from_slice(&v.to_be_bytes());
+        }
+        assert!(matches!(
+            Btf::parse_split(&blob, base),
+            Err(BtfError::SplitEndianMismatch)
+        ));
+    }
 }

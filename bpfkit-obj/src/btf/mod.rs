@@ -166,6 +166,15 @@ pub enum Endian {
 }
 
 impl Endian {
+    /// The byte order of the machine running this code.
+    pub fn native() -> Endian {
+        if cfg!(target_endian = "big") {
+            Endian::Big
+        } else {
+            Endian::Little
+        }
+    }
+
     /// Decodes a `u32`.
     pub fn u32(self, bytes: [u8; 4]) -> u32 {
         match self {

@@ -7,14 +7,15 @@
 //! | kernel lacks ([`BtfFeatures`] field, since) | rewrite                                            |
 //! |---------------------------------------------|----------------------------------------------------|
 //! | `datasec` (5.2)                             | `VAR` -> 1-byte `INT`; `DATASEC` -> `STRUCT` of its variables, name made an identifier |
-//! | `func` (5.0)                                | `FUNC` -> `TYPEDEF`; `FUNC_PROTO` -> 4-byte `ENUM`  |
+//! | `func` (5.0)                                | `FUNC` -> `TYPEDEF`; `FUNC_PROTO` -> 4-byte `ENUM` (unnamed parameters named `__unnamed`) |
 //! | `func_global` (5.6)                         | global `FUNC` linkage -> static                    |
 //! | `float` (5.13)                              | `FLOAT` -> anonymous empty `STRUCT` of its size     |
 //! | `decl_tag` (5.16)                           | `DECL_TAG` -> 1-byte `INT`                          |
 //! | `type_tag` (5.17)                           | `TYPE_TAG` -> `CONST`                               |
 //! | `enum64` (6.0)                              | `ENUM64` -> `UNION` of 1-byte ints; signed flag of `ENUM` cleared |
 //!
-//! This is the set of rewrites libbpf applies before `BPF_BTF_LOAD`.
+//! This is the set of rewrites libbpf applies before `BPF_BTF_LOAD`, except that unnamed
+//! parameters get a name, so the result is also accepted by kernels that check enumerator names.
 
 use super::{Btf, BtfError, BtfKind, BtfWriter};
 
@@ -87,6 +88,7 @@ impl Btf {
         }
         // Added lazily, once, like the kernel types it stands for.
         let mut enum64_member_type = None;
+        let mut unnamed_param = None;
         for id in self.first_own_id()..self.type_count() {
             let ty = self.type_by_id(id)?;
             let vlen = u16::try_from(ty.vlen()).map_err(|_| BtfError::TruncatedType { id })?;
@@ -120,9 +122,21 @@ impl Btf {
                 }
                 BtfKind::FuncProto if !features.func => {
                     // Parameters {name, type} read as enumerators {name, value}; the kernel
-                    // insists on a 4-byte enum.
+                    // insists on a 4-byte enum. Kernels since 5.1 also insist that every
+                    // enumerator is named, which unnamed parameters (function pointers,
+                    // `...`) are not: they get a placeholder name. (libbpf leaves them
+                    // unnamed, which only the pre-5.0 kernels it targets here accept.)
                     out.set_info(id, BtfKind::Enum, vlen, false)?;
                     out.set_word(id, 2, 4)?;
+                    for (index, param) in ty.params().enumerate() {
+                        if param.name_offset == 0 {
+                            let name = match unnamed_param {
+                                Some(name) => name,
+                                None => *unnamed_param.insert(out.add_string("__unnamed")?),
+                            };
+                            out.set_word(id, 3 + index * 2, name)?;
+                        }
+                    }
                 }
                 BtfKind::Func if !features.func => {
                     out.set_info(id, BtfKind::Typedef, 0, false)?;
@@ -175,4 +189,224 @@ fn byte_int(out: &mut BtfWriter, id: u32) -> Result<(), BtfError> {
     out.set_info(id, BtfKind::Int, 0, false)?;
     out.set_word(id, 2, 1)?;
     out.set_word(id, 3, INT_BYTE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::btf::Endian;
+
+    /// [1] int, [2] var x, [3] datasec ".data?x" {x at 4, size 4}, [4] func_proto (int a) -> int,
+    /// [5] global func f, [6] float, [7] decl_tag on x, [8] type_tag -> int, [9] signed enum,
+    /// [10] enum64 with two values.
+    fn every_new_kind() -> Vec<u8> {
+        let mut w = BtfWriter::new(Endian::Little);
+        let s = |w: &mut BtfWriter, name: &str| w.add_string(name).unwrap();
+        let int = s(&mut w, "int");
+        let int = w
+            .add_type(int, BtfKind::Int, 0, false, 4, &[(1 << 24) | 32])
+            .unwrap();
+        let x = s(&mut w, "x");
+        let var = w.add_type(x, BtfKind::Var, 0, false, int, &[1]).unwrap();
+        let data = s(&mut w, "?.data");
+        w.add_type(data, BtfKind::Datasec, 1, false, 8, &[var, 4, 4])
+            .unwrap();
+        let a = s(&mut w, "a");
+        let proto = w
+            .add_type(0, BtfKind::FuncProto, 1, false, int, &[a, int])
+            .unwrap();
+        let f = s(&mut w, "f");
+        w.add_type(f, BtfKind::Func, 1, false, proto, &[]).unwrap();
+        let float = s(&mut w, "float");
+        w.add_type(float, BtfKind::Float, 0, false, 4, &[]).unwrap();
+        let tag = s(&mut w, "tag");
+        w.add_type(tag, BtfKind::DeclTag, 0, false, var, &[u32::MAX])
+            .unwrap();
+        w.add_type(tag, BtfKind::TypeTag, 0, false, int, &[])
+            .unwrap();
+        let e = s(&mut w, "e");
+        w.add_type(e, BtfKind::Enum, 1, true, 4, &[a, u32::MAX])
+            .unwrap();
+        let e64 = s(&mut w, "e64");
+        w.add_type(e64, BtfKind::Enum64, 2, false, 8, &[a, 0, 1, x, 5, 0])
+            .unwrap();
+        w.finish().unwrap()
+    }
+
+    fn kinds(blob: &[u8]) -> Vec<BtfKind> {
+        Btf::parse(blob)
+            .unwrap()
+            .types()
+            .map(|t| t.unwrap().kind())
+            .collect()
+    }
+
+    #[test]
+    fn all_features_change_nothing() {
+        let blob = every_new_kind();
+        let btf = Btf::parse(&blob).unwrap();
+        assert_eq!(btf.sanitized(&BtfFeatures::ALL).unwrap(), blob);
+        assert!(!BtfFeatures::default().needs_sanitizing());
+        assert!(BtfFeatures::NONE.needs_sanitizing());
+    }
+
+    #[test]
+    fn no_datasec_turns_vars_into_ints_and_sections_into_structs() {
+        let btf = Btf::parse(&every_new_kind()).unwrap();
+        let features = BtfFeatures {
+            datasec: false,
+            ..BtfFeatures::ALL
+        };
+        let out = Btf::parse(&btf.sanitized(&features).unwrap()).unwrap();
+        let var = out.type_by_id(2).unwrap();
+        assert_eq!(var.kind(), BtfKind::Int);
+        assert_eq!(var.size(), Some(1));
+        assert_eq!(var.int_info().unwrap().bits, 8);
+        assert_eq!(out.type_name(2).unwrap(), "x", "the name stays");
+        let section = out.type_by_id(3).unwrap();
+        assert_eq!(section.kind(), BtfKind::Struct);
+        assert_eq!(out.type_name(3).unwrap(), "__data");
+        assert_eq!(section.size(), Some(8));
+        let members = out.members(3).unwrap();
+        assert_eq!(members.len(), 1);
+        assert_eq!(out.string_at(members[0].name_offset).unwrap(), "x");
+        assert_eq!(members[0].type_id, 2);
+        assert_eq!(members[0].bit_offset, 32);
+        // Nothing else changed.
+        assert_eq!(out.type_by_id(6).unwrap().kind(), BtfKind::Float);
+        assert_eq!(out.type_by_id(5).unwrap().linkage(), Some(1));
+    }
+
+    #[test]
+    fn no_func_turns_protos_into_enums_and_funcs_into_typedefs() {
+        let btf = Btf::parse(&every_new_kind()).unwrap();
+        let features = BtfFeatures {
+            func: false,
+            ..BtfFeatures::ALL
+        };
+        let out = Btf::parse(&btf.sanitized(&features).unwrap()).unwrap();
+        let proto = out.type_by_id(4).unwrap();
+        assert_eq!(proto.kind(), BtfKind::Enum);
+        assert_eq!(proto.size(), Some(4));
+        assert_eq!(proto.vlen(), 1);
+        let value = proto.enum_values().next().unwrap();
+        assert_eq!(out.string_at(value.name_offset).unwrap(), "a");
+        assert_eq!(value.value, 1, "the parameter's type id");
+        let func = out.type_by_id(5).unwrap();
+        assert_eq!(func.kind(), BtfKind::Typedef);
+        assert_eq!(func.vlen(), 0);
+        assert_eq!(func.referenced_type(), Some(4));
+        assert_eq!(out.type_name(5).unwrap(), "f");
+    }
+
+    #[test]
+    fn no_global_func_makes_funcs_static() {
+        let btf = Btf::parse(&every_new_kind()).unwrap();
+        let features = BtfFeatures {
+            func_global: false,
+            ..BtfFeatures::ALL
+        };
+        let out = Btf::parse(&btf.sanitized(&features).unwrap()).unwrap();
+        let func = out.type_by_id(5).unwrap();
+        assert_eq!(func.kind(), BtfKind::Func);
+        assert_eq!(func.linkage(), Some(0));
+    }
+
+    #[test]
+    fn no_float_makes_anonymous_structs_of_the_same_size() {
+        let btf = Btf::parse(&every_new_kind()).unwrap();
+        let features = BtfFeatures {
+            float: false,
+            ..BtfFeatures::ALL
+        };
+        let out = Btf::parse(&btf.sanitized(&features).unwrap()).unwrap();
+        let float = out.type_by_id(6).unwrap();
+        assert_eq!(float.kind(), BtfKind::Struct);
+        assert_eq!(float.name_offset(), 0);
+        assert_eq!(float.size(), Some(4));
+        assert_eq!(float.vlen(), 0);
+    }
+
+    #[test]
+    fn no_tags_make_ints_and_consts() {
+        let btf = Btf::parse(&every_new_kind()).unwrap();
+        let features = BtfFeatures {
+            decl_tag: false,
+            type_tag: false,
+            ..BtfFeatures::ALL
+        };
+        let out = Btf::parse(&btf.sanitized(&features).unwrap()).unwrap();
+        let decl = out.type_by_id(7).unwrap();
+        assert_eq!(decl.kind(), BtfKind::Int);
+        assert_eq!(decl.size(), Some(1));
+        let type_tag = out.type_by_id(8).unwrap();
+        assert_eq!(type_tag.kind(), BtfKind::Const);
+        assert_eq!(type_tag.name_offset(), 0);
+        assert_eq!(type_tag.referenced_type(), Some(1));
+        // VAR stays when only tags are missing.
+        assert_eq!(out.type_by_id(2).unwrap().kind(), BtfKind::Var);
+    }
+
+    #[test]
+    fn no_enum64_makes_unions_and_unsigned_enums() {
+        let btf = Btf::parse(&every_new_kind()).unwrap();
+        let features = BtfFeatures {
+            enum64: false,
+            ..BtfFeatures::ALL
+        };
+        let out = Btf::parse(&btf.sanitized(&features).unwrap()).unwrap();
+        assert!(
+            !out.type_by_id(9).unwrap().kind_flag(),
+            "signed flag cleared"
+        );
+        let union = out.type_by_id(10).unwrap();
+        assert_eq!(union.kind(), BtfKind::Union);
+        assert_eq!(union.size(), Some(8));
+        let members = out.members(10).unwrap();
+        assert_eq!(members.len(), 2);
+        // One placeholder byte type, appended after the original types.
+        let placeholder = out.find_by_name_kind("enum64_placeholder", BtfKind::Int);
+        assert_eq!(placeholder, Some(11));
+        assert!(members.iter().all(|m| m.type_id == 11 && m.bit_offset == 0));
+        assert_eq!(out.string_at(members[1].name_offset).unwrap(), "x");
+    }
+
+    #[test]
+    fn nothing_supported_leaves_only_old_kinds() {
+        let btf = Btf::parse(&every_new_kind()).unwrap();
+        let out = btf.sanitized(&BtfFeatures::NONE).unwrap();
+        let old = [
+            BtfKind::Int,
+            BtfKind::Struct,
+            BtfKind::Union,
+            BtfKind::Enum,
+            BtfKind::Typedef,
+            BtfKind::Const,
+        ];
+        assert!(
+            kinds(&out).iter().all(|k| old.contains(k)),
+            "{:?}",
+            kinds(&out)
+        );
+        assert_eq!(kinds(&out).len(), 11);
+    }
+
+    #[test]
+    fn unnamed_parameters_get_a_name_when_protos_become_enums() {
+        let mut w = BtfWriter::new(Endian::Little);
+        let int = w.add_string("int").unwrap();
+        let int = w.add_type(int, BtfKind::Int, 0, false, 4, &[32]).unwrap();
+        // int (*)(int, ...)
+        w.add_type(0, BtfKind::FuncProto, 2, false, int, &[0, int, 0, 0])
+            .unwrap();
+        let btf = Btf::parse(&w.finish().unwrap()).unwrap();
+        let out = Btf::parse(&btf.sanitized(&BtfFeatures::NONE).unwrap()).unwrap();
+        let names: Vec<&str> = out
+            .type_by_id(2)
+            .unwrap()
+            .enum_values()
+            .map(|v| out.string_at(v.name_offset).unwrap())
+            .collect();
+        assert_eq!(names, ["__unnamed", "__unnamed"]);
+    }
 }

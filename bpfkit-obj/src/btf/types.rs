@@ -459,7 +459,7 @@ pub(crate) fn record_len(
 /// (`enum`, `func_proto`: 2; `struct`, `union`, `datasec`, `enum64`: 3). Packed into integers
 /// so the walk over 100k+ kernel records computes each length with shifts instead of a load:
 /// each record's position depends on the previous one's length, so this is the critical path.
-const FIXED_WORDS: u64 = (1 << (2 * 1)) | (3 << (2 * 3)) | (1 << (2 * 14)) | (1 << (2 * 17));
+const FIXED_WORDS: u64 = (1 << 2) | (3 << (2 * 3)) | (1 << (2 * 14)) | (1 << (2 * 17));
 const ENTRY_WORDS: u64 = (3 << (2 * 4))
     | (3 << (2 * 5))
     | (2 << (2 * 6))

@@ -184,3 +184,92 @@ impl Btf {
         BtfWriter::from_btf(self).finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// int, a struct with a bitfield, a float, a signed enum, an enum64, in `endian`.
+    fn sample(endian: Endian) -> Vec<u8> {
+        let mut w = BtfWriter::new(endian);
+        let int = w.add_string("int").unwrap();
+        let int = w
+            .add_type(int, BtfKind::Int, 0, false, 4, &[(1 << 24) | 32])
+            .unwrap();
+        let (s, a, b) = (
+            w.add_string("s").unwrap(),
+            w.add_string("a").unwrap(),
+            w.add_string("b").unwrap(),
+        );
+        w.add_type(
+            s,
+            BtfKind::Struct,
+            2,
+            true,
+            8,
+            &[a, int, 0, b, int, (3 << 24) | 32],
+        )
+        .unwrap();
+        let f = w.add_string("double").unwrap();
+        w.add_type(f, BtfKind::Float, 0, false, 8, &[]).unwrap();
+        let (e, v) = (w.add_string("e").unwrap(), w.add_string("V").unwrap());
+        w.add_type(e, BtfKind::Enum, 1, true, 4, &[v, u32::MAX])
+            .unwrap();
+        let e64 = w.add_string("e64").unwrap();
+        w.add_type(e64, BtfKind::Enum64, 1, false, 8, &[v, 0, 1])
+            .unwrap();
+        w.finish().unwrap()
+    }
+
+    #[test]
+    fn written_btf_parses_back_in_both_byte_orders() {
+        for endian in [Endian::Little, Endian::Big] {
+            let blob = sample(endian);
+            let btf = Btf::parse(&blob).unwrap();
+            assert_eq!(btf.endian(), endian);
+            assert_eq!(btf.type_count(), 6);
+            let s = btf.find_by_name_kind("s", BtfKind::Struct).unwrap();
+            let members = btf.members(s).unwrap();
+            assert_eq!(members[1].bit_offset, 32);
+            assert_eq!(members[1].bitfield_size, 3);
+            let e = btf.type_by_id(4).unwrap();
+            assert_eq!(e.enum_values().next().unwrap().value, u64::MAX);
+            assert_eq!(btf.to_bytes().unwrap(), blob, "round trip");
+        }
+    }
+
+    #[test]
+    fn writer_refuses_records_of_the_wrong_length() {
+        let mut w = BtfWriter::new(Endian::Little);
+        assert!(w.add_type(0, BtfKind::Int, 0, false, 4, &[]).is_err());
+        assert!(w
+            .add_type(0, BtfKind::Struct, 1, false, 4, &[1, 2])
+            .is_err());
+        assert!(w.add_type(0, BtfKind::Void, 0, false, 0, &[]).is_err());
+        let id = w.add_type(0, BtfKind::Ptr, 0, false, 0, &[]).unwrap();
+        assert_eq!(w.word(id, 2), Some(0));
+        assert_eq!(w.word(id, 3), None, "no word beyond the record");
+        assert!(w.set_word(id, 3, 1).is_err());
+        assert!(w.set_word(id + 1, 0, 1).is_err());
+    }
+
+    #[test]
+    fn clang_object_btf_round_trips() {
+        let object = include_bytes!("../../../bpfkit/tests/objects/calls.bpf.o");
+        let parsed = crate::Object::parse(object).unwrap();
+        let btf = parsed.btf.as_ref().expect("calls.bpf.o has BTF");
+        assert_eq!(btf.to_bytes().unwrap(), btf.raw());
+        let again = Btf::parse(&btf.to_bytes().unwrap()).unwrap();
+        assert_eq!(again.type_count(), btf.type_count());
+    }
+
+    #[test]
+    fn kernel_btf_round_trips() {
+        let Ok(raw) = std::fs::read("/sys/kernel/btf/vmlinux") else {
+            println!("skipped: kernel_btf_round_trips: no /sys/kernel/btf/vmlinux");
+            return;
+        };
+        let btf = Btf::from_vec(raw.clone()).unwrap();
+        assert_eq!(btf.to_bytes().unwrap(), raw);
+    }
+}

@@ -249,3 +249,174 @@ impl Iterator for ModuleBtfs {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bpfkit_obj::btf::{BtfKind, BtfWriter, Endian};
+
+    /// A temporary directory removed on drop, even when the test fails.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(tag: &str) -> TempDir {
+            let dir = std::env::temp_dir().join(format!(
+                "bpfkit-kbtf-{tag}-{}-{:?}",
+                std::process::id(),
+                std::thread::current().id()
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).expect("create temp dir");
+            TempDir(dir)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// Base BTF: [1] int, [2] struct base_s {x: int}.
+    fn base_blob() -> Vec<u8> {
+        let mut w = BtfWriter::new(Endian::native());
+        let int = w.add_string("int").unwrap();
+        let int = w.add_type(int, BtfKind::Int, 0, false, 4, &[32]).unwrap();
+        let (s, x) = (w.add_string("base_s").unwrap(), w.add_string("x").unwrap());
+        w.add_type(s, BtfKind::Struct, 1, false, 4, &[x, int, 0])
+            .unwrap();
+        w.finish().unwrap()
+    }
+
+    /// Module BTF on top of `base_blob`: [3] typedef `name` -> base [2].
+    fn module_blob(base: &Btf, name: &str) -> Vec<u8> {
+        let mut strings = name.as_bytes().to_vec();
+        strings.push(0);
+        let name_offset = base.header().str_len;
+        let ne = |v: u32| match Endian::native() {
+            Endian::Little => v.to_le_bytes(),
+            Endian::Big => v.to_be_bytes(),
+        };
+        let mut out = match Endian::native() {
+            Endian::Little => vec![0x9f, 0xeb, 1, 0],
+            Endian::Big => vec![0xeb, 0x9f, 1, 0],
+        };
+        for v in [24u32, 0, 12, 12, strings.len() as u32] {
+            out.extend_from_slice(&ne(v));
+        }
+        for v in [name_offset, 8 << 24, 2] {
+            out.extend_from_slice(&ne(v));
+        }
+        out.extend_from_slice(&strings);
+        out
+    }
+
+    #[test]
+    fn broken_and_empty_module_files_are_skipped() {
+        let dir = TempDir::new("modules");
+        let base = Arc::new(Btf::parse(&base_blob()).unwrap());
+        let good = module_blob(&base, "good_t");
+        std::fs::write(dir.0.join("a_good"), &good).unwrap();
+        std::fs::write(dir.0.join("b_empty"), b"").unwrap();
+        std::fs::write(dir.0.join("c_truncated"), &good[..good.len() - 7]).unwrap();
+        std::fs::write(dir.0.join("d_garbage"), b"not BTF at all, not even close").unwrap();
+        std::fs::write(dir.0.join("vmlinux"), base_blob()).unwrap();
+        std::fs::write(dir.0.join("e_good"), module_blob(&base, "other_t")).unwrap();
+
+        let loaded: Vec<(String, Arc<Btf>)> =
+            ModuleBtfs::in_dir(&dir.0, Arc::clone(&base)).collect();
+        let names: Vec<&str> = loaded.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["a_good", "e_good"]);
+        let (_, first) = &loaded[0];
+        assert_eq!(first.find_by_name_kind("good_t", BtfKind::Typedef), Some(3));
+        assert_eq!(first.skip_mods_and_typedefs(3).unwrap(), 2);
+        assert_eq!(first.type_name(2).unwrap(), "base_s");
+
+        // Reading one of the broken files on its own is a typed error naming the file.
+        let err = read_split_btf_file(&dir.0.join("c_truncated"), Arc::clone(&base)).unwrap_err();
+        assert!(err.to_string().contains("c_truncated"), "{err}");
+        assert!(read_split_btf_file(&dir.0.join("b_empty"), base).is_err());
+    }
+
+    #[test]
+    fn iteration_is_lazy() {
+        let dir = TempDir::new("lazy");
+        let base = Arc::new(Btf::parse(&base_blob()).unwrap());
+        std::fs::write(dir.0.join("a"), module_blob(&base, "a_t")).unwrap();
+        std::fs::write(dir.0.join("b"), module_blob(&base, "b_t")).unwrap();
+        let mut modules = ModuleBtfs::in_dir(&dir.0, base);
+        let (first, _) = modules.next().unwrap();
+        assert_eq!(first, "a");
+        // "b" is read only when reached: removing it now makes the iteration end.
+        std::fs::remove_file(dir.0.join("b")).unwrap();
+        assert!(modules.next().is_none());
+    }
+
+    #[test]
+    fn raw_and_elf_btf_files_load_from_a_btf_source() {
+        let dir = TempDir::new("files");
+        let raw = dir.0.join("kernel.btf");
+        std::fs::write(&raw, base_blob()).unwrap();
+        let btf = BtfSource::File(raw).load().unwrap();
+        assert_eq!(btf.find_by_name_kind("base_s", BtfKind::Struct), Some(2));
+
+        // An ELF file with a .BTF section, as a vmlinux image is.
+        let elf = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/objects/calls.bpf.o");
+        let from_elf = read_btf_file(Path::new(elf)).unwrap();
+        let object = bpfkit_obj::Object::parse(&std::fs::read(elf).unwrap()).unwrap();
+        assert_eq!(from_elf.raw(), object.btf.unwrap().raw());
+
+        let empty = dir.0.join("empty.btf");
+        std::fs::write(&empty, b"").unwrap();
+        assert!(matches!(
+            BtfSource::File(empty).load(),
+            Err(KernelBtfError::Unreadable { .. })
+        ));
+        let missing = BtfSource::File(dir.0.join("missing")).load().unwrap_err();
+        assert!(missing.to_string().contains("missing"), "{missing}");
+    }
+
+    #[test]
+    fn fallback_takes_the_first_readable_candidate() {
+        let dir = TempDir::new("fallback");
+        let broken = dir.0.join("broken");
+        std::fs::write(&broken, b"\x7fELF but not really").unwrap();
+        let good = dir.0.join("good");
+        std::fs::write(&good, base_blob()).unwrap();
+        let btf = load_first(&[dir.0.join("absent"), broken.clone(), good]).unwrap();
+        assert_eq!(btf.type_count(), 3);
+        assert!(matches!(
+            load_first(&[dir.0.join("absent")]),
+            Err(KernelBtfError::NotFound)
+        ));
+        assert!(matches!(
+            load_first(&[broken]),
+            Err(KernelBtfError::Unreadable { .. })
+        ));
+    }
+
+    #[test]
+    fn kernel_btf_is_mapped_not_copied() {
+        let Ok(btf) = kernel_btf() else {
+            println!("skipped: kernel_btf_is_mapped_not_copied: no kernel BTF");
+            return;
+        };
+        let id = btf
+            .find_by_name_kind("task_struct", BtfKind::Struct)
+            .expect("task_struct");
+        assert!(btf
+            .members(id)
+            .unwrap()
+            .iter()
+            .any(|m| btf.string_at(m.name_offset).ok() == Some("pid")));
+        // Same process, same BTF.
+        assert!(Arc::ptr_eq(&btf, &kernel_btf().unwrap()));
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+        assert!(
+            maps.contains("/sys/kernel/btf/vmlinux"),
+            "vmlinux BTF should be memory-mapped"
+        );
+        // The lookup structures stay small: offsets, kinds, and the struct name index.
+        assert!(btf.index_memory() < 2 << 20, "{}", btf.index_memory());
+    }
+}

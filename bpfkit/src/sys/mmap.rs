@@ -53,7 +53,7 @@ impl Mmap {
             return Err(io::Error::last_os_error());
         }
         let ptr = NonNull::new(ptr.cast::<u8>())
-            .ok_or_else(|| io::Error::new(io::ErrorKind::Other, "mmap returned a null mapping"))?;
+            .ok_or_else(|| io::Error::other("mmap returned a null mapping"))?;
         Ok(Mmap { ptr, len })
     }
 
