@@ -409,4 +409,42 @@ mod tests {
             .collect();
         assert_eq!(names, ["__unnamed", "__unnamed"]);
     }
+
+    #[test]
+    fn mutated_btf_never_panics_in_lookups_writing_or_sanitizing() {
+        let original = every_new_kind();
+        // A fixed linear congruential sequence: reproducible mutations of every byte region.
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) as usize
+        };
+        let mut parsed = 0;
+        for _ in 0..5_000 {
+            let mut blob = original.clone();
+            for _ in 0..1 + next() % 4 {
+                let at = 24 + next() % (blob.len() - 24);
+                blob[at] = next() as u8;
+            }
+            let Ok(btf) = Btf::parse(&blob) else { continue };
+            parsed += 1;
+            let _ = btf.sanitized(&BtfFeatures::NONE);
+            let _ = btf.to_bytes();
+            let _ = btf.find_by_name("x");
+            let _ = btf.find_by_name_kind("e64", BtfKind::Enum64);
+            let _ = btf
+                .candidates_by_essential_name("e___v", BtfKind::Enum)
+                .count();
+            for id in 0..btf.type_count() {
+                let _ = btf.resolve_size(id);
+                let _ = btf.type_name(id);
+            }
+        }
+        assert!(
+            parsed > 100,
+            "mutations should mostly keep the blob parseable: {parsed}"
+        );
+    }
 }
