@@ -43,15 +43,17 @@ impl Btf {
             }
         }
         let mut types = Vec::with_capacity(self.types.len());
-        for id in 1..self.type_count() {
+        for id in self.first_own_id()..self.type_count() {
             let ty = self.type_by_id(id)?;
-            let start = self.type_offsets[(id - 1) as usize] as usize;
-            let end = match self.type_offsets.get(id as usize) {
-                Some(&next) => next as usize,
-                None => self.types.end,
-            };
+            let start = self
+                .own_record_offset(id)
+                .ok_or(BtfError::TypeIdOutOfRange {
+                    id,
+                    max: self.type_count() - 1,
+                })?;
+            let end = self.own_record_offset(id + 1).unwrap_or(self.types.end);
             let mut record = self
-                .data
+                .raw()
                 .get(start..end)
                 .ok_or(BtfError::TruncatedType { id })?
                 .to_vec();
@@ -100,14 +102,14 @@ impl Btf {
 
         let hdr_len = self.header.hdr_len as usize;
         let strings = self
-            .data
+            .raw()
             .get(self.strings.clone())
             .ok_or(BtfError::BadStringSection)?;
         let mut out = self
-            .data
+            .raw()
             .get(..hdr_len)
             .ok_or(BtfError::TruncatedHeader {
-                len: self.data.len(),
+                len: self.raw().len(),
             })?
             .to_vec();
         let type_len = u32::try_from(types.len()).map_err(|_| BtfError::TooManyTypes)?;
@@ -241,12 +243,10 @@ mod tests {
             match ty.kind() {
                 BtfKind::FuncProto => {
                     for param in 0..ty.vlen() {
-                        let at = btf.type_offsets[(ty.id() - 1) as usize] as usize
-                            + TYPE_HEADER
-                            + param * 8;
+                        let at = btf.own_record_offset(ty.id()).unwrap() + TYPE_HEADER + param * 8;
                         let (name, kind) = (
-                            read(&btf.data, at, btf.endian).unwrap(),
-                            read(&btf.data, at + 4, btf.endian).unwrap(),
+                            read(btf.raw(), at, btf.endian).unwrap(),
+                            read(btf.raw(), at + 4, btf.endian).unwrap(),
                         );
                         assert!(name != 0 || kind == 0, "unnamed parameter in [{}]", ty.id());
                     }

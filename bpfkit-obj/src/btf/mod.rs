@@ -8,9 +8,20 @@
 //! Both byte orders are accepted: the magic `0xeB9F` tells which one the producer used.
 
 pub mod builder;
+mod elf;
 pub mod ext;
 mod fixup;
+mod index;
+mod sanitize;
 mod types;
+mod write;
+
+use std::sync::{Arc, OnceLock};
+
+pub use elf::{elf_btf_range, is_elf};
+pub use index::essential_name;
+pub use sanitize::BtfFeatures;
+pub use write::BtfWriter;
 
 pub use types::{
     ArrayInfo, BtfEnumValue, BtfKind, BtfMember, BtfParam, BtfType, BtfVarSecinfo, IntInfo,
@@ -127,6 +138,15 @@ pub enum BtfError {
         /// Type id.
         id: u32,
     },
+    /// An ELF file was expected (kernel BTF in a vmlinux image) but this is not a readable one.
+    #[error("not a readable ELF file")]
+    NotElf,
+    /// The ELF `.BTF` section is compressed.
+    #[error("the ELF .BTF section is compressed, which is not supported")]
+    CompressedSection,
+    /// Split BTF whose byte order differs from its base's.
+    #[error("split BTF and its base BTF have different byte orders")]
+    SplitEndianMismatch,
     /// The type has no size (function, forward declaration, void).
     #[error("BTF type [{id}] ({kind}) has no size")]
     NoSize {
@@ -147,6 +167,15 @@ pub enum Endian {
 }
 
 impl Endian {
+    /// The byte order of the machine running this code.
+    pub fn native() -> Endian {
+        if cfg!(target_endian = "big") {
+            Endian::Big
+        } else {
+            Endian::Little
+        }
+    }
+
     /// Decodes a `u32`.
     pub fn u32(self, bytes: [u8; 4]) -> u32 {
         match self {
@@ -201,18 +230,54 @@ pub struct BtfHeader {
     pub str_len: u32,
 }
 
+/// Bytes a [`Btf`] reads from: an owned buffer, or shared storage such as a memory mapping of
+/// `/sys/kernel/btf/vmlinux`. Shared so that clones of a `Btf` (and split BTF on top of it) never
+/// copy the blob.
+pub type BtfStorage = Arc<dyn AsRef<[u8]> + Send + Sync>;
+
 /// A parsed BTF blob: the raw bytes plus an index of where each type starts.
-#[derive(Clone, Debug)]
+///
+/// Split BTF (kernel module BTF) has a base: its type ids continue after the base's last id and
+/// its string offsets after the base's string section, and it may refer to base types and
+/// strings. Lookups by id and by string offset go to the base transparently.
+#[derive(Clone)]
 pub struct Btf {
-    data: Vec<u8>,
+    storage: BtfStorage,
     endian: Endian,
     header: BtfHeader,
-    /// Absolute range of the type section in `data`.
+    /// Absolute range of the type section in the storage.
     types: std::ops::Range<usize>,
-    /// Absolute range of the string section in `data`.
+    /// Absolute range of the string section in the storage.
     strings: std::ops::Range<usize>,
-    /// `type_offsets[id - 1]` is the absolute offset of type `id` (id 0 is the implicit void).
+    /// `type_offsets[id - first_id]` is the absolute offset of type `id`. Four bytes per type:
+    /// the largest per-type cost of a kernel BTF that is otherwise only mapped.
     type_offsets: Vec<u32>,
+    /// Raw kind number of each own type, by `id - first_id`: one byte each, so building the
+    /// name index of one kind reads only that kind's records.
+    type_kinds: Vec<u8>,
+    /// The BTF this one extends (split BTF), `None` for standalone BTF.
+    base: Option<Arc<Btf>>,
+    /// First type id stored here: 1 for standalone BTF (0 is `void`), the base's type count
+    /// for split BTF.
+    first_id: u32,
+    /// String offsets below this one are the base's.
+    first_string: u32,
+    /// Per kind: sorted `(hash of essential name) << 32 | type id` of this BTF's own named
+    /// types of that kind, built on the first lookup by name of that kind.
+    name_index: [OnceLock<Vec<u64>>; index::KIND_SLOTS],
+}
+
+impl std::fmt::Debug for Btf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Btf")
+            .field("len", &self.raw().len())
+            .field("endian", &self.endian)
+            .field("header", &self.header)
+            .field("first_id", &self.first_id)
+            .field("type_count", &self.type_count())
+            .field("split", &self.base.is_some())
+            .finish()
+    }
 }
 
 impl Btf {
@@ -221,6 +286,33 @@ impl Btf {
     /// Validates the header, the section bounds, the string section framing and the length of
     /// every type record; references between types and names are checked when they are used.
     pub fn parse(data: &[u8]) -> Result<Btf, BtfError> {
+        Btf::from_storage(Arc::new(data.to_vec()), None)
+    }
+
+    /// Parses BTF from an owned buffer, without copying it.
+    pub fn from_vec(data: Vec<u8>) -> Result<Btf, BtfError> {
+        Btf::from_storage(Arc::new(data), None)
+    }
+
+    /// Parses BTF kept in shared storage (a memory mapping, an `Arc<Vec<u8>>` ...), without
+    /// copying it.
+    pub fn from_shared(storage: BtfStorage) -> Result<Btf, BtfError> {
+        Btf::from_storage(storage, None)
+    }
+
+    /// Parses split BTF (as `/sys/kernel/btf/<module>`) on top of `base`: its ids start at
+    /// `base.type_count()` and its string offsets at the end of the base's string section.
+    pub fn parse_split(data: &[u8], base: Arc<Btf>) -> Result<Btf, BtfError> {
+        Btf::from_storage(Arc::new(data.to_vec()), Some(base))
+    }
+
+    /// [`Btf::parse_split`] over shared storage, without copying it.
+    pub fn from_shared_split(storage: BtfStorage, base: Arc<Btf>) -> Result<Btf, BtfError> {
+        Btf::from_storage(storage, Some(base))
+    }
+
+    fn from_storage(storage: BtfStorage, base: Option<Arc<Btf>>) -> Result<Btf, BtfError> {
+        let data: &[u8] = (*storage).as_ref();
         if data.len() < HEADER_LEN {
             return Err(BtfError::TruncatedHeader { len: data.len() });
         }
@@ -275,32 +367,42 @@ impl Btf {
         let types = section("type", header.type_off, header.type_len)?;
         let strings = section("string", header.str_off, header.str_len)?;
         // The first string must be the empty name and the last byte a terminator, so any offset
-        // inside the section finds a NUL before the end.
+        // inside the section finds a NUL before the end. Split BTF's strings continue the
+        // base's, whose first string is the empty one, so only the terminator is required there.
         if let Some(string_bytes) = data.get(strings.clone()) {
-            if !string_bytes.is_empty() && (string_bytes[0] != 0 || string_bytes.last() != Some(&0))
-            {
+            let bad_start = base.is_none() && string_bytes.first().is_some_and(|&b| b != 0);
+            if !string_bytes.is_empty() && (bad_start || string_bytes.last() != Some(&0)) {
                 return Err(BtfError::BadStringSection);
             }
         }
+        let (first_id, first_string) = match &base {
+            Some(base) => {
+                if base.endian != endian {
+                    return Err(BtfError::SplitEndianMismatch);
+                }
+                let base_strings = base.first_string.checked_add(base.header.str_len);
+                (
+                    base.type_count(),
+                    base_strings.ok_or(BtfError::TooManyTypes)?,
+                )
+            }
+            None => (1, 0),
+        };
 
-        let mut type_offsets = Vec::new();
-        let mut offset = types.start;
-        while offset < types.end {
-            let id = u32::try_from(type_offsets.len() + 1).map_err(|_| BtfError::TooManyTypes)?;
-            let record = data
-                .get(offset..types.end)
-                .ok_or(BtfError::TruncatedType { id })?;
-            let (_, len) = types::record_len(record, endian, id)?;
-            type_offsets.push(u32::try_from(offset).map_err(|_| BtfError::TooManyTypes)?);
-            offset += len;
-        }
+        let (type_offsets, type_kinds) =
+            types::record_offsets(data, types.clone(), endian, first_id)?;
         Ok(Btf {
-            data: data.to_vec(),
+            storage,
             endian,
             header,
             types,
             strings,
             type_offsets,
+            type_kinds,
+            base,
+            first_id,
+            first_string,
+            name_index: std::array::from_fn(|_| OnceLock::new()),
         })
     }
 
@@ -314,15 +416,48 @@ impl Btf {
         self.endian
     }
 
-    /// The raw blob, as parsed.
+    /// The raw blob, as parsed (for split BTF, only its own part).
     pub fn raw(&self) -> &[u8] {
-        &self.data
+        (*self.storage).as_ref()
     }
 
-    /// Number of type ids, including the implicit `void` (id 0).
+    /// Number of type ids, including the implicit `void` (id 0) and, for split BTF, the base's.
     pub fn type_count(&self) -> u32 {
         // The constructor proved every id fits in u32.
-        self.type_offsets.len() as u32 + 1
+        self.first_id + self.type_offsets.len() as u32
+    }
+
+    /// The first type id this BTF stores itself: 1, or the base's type count for split BTF.
+    pub fn first_own_id(&self) -> u32 {
+        self.first_id
+    }
+
+    /// The base of split BTF.
+    pub fn base(&self) -> Option<&Arc<Btf>> {
+        self.base.as_ref()
+    }
+
+    /// Absolute offset of the record of one of this BTF's own types.
+    pub(crate) fn own_record_offset(&self, id: u32) -> Option<usize> {
+        let index = id.checked_sub(self.first_id)?;
+        self.type_offsets
+            .get(index as usize)
+            .map(|&offset| offset as usize)
+    }
+
+    /// The raw string section of this BTF (without its base's).
+    pub(crate) fn own_strings(&self) -> &[u8] {
+        self.raw().get(self.strings.clone()).unwrap_or_default()
+    }
+
+    /// The raw type section of this BTF (without its base's).
+    pub(crate) fn own_types_bytes(&self) -> &[u8] {
+        self.raw().get(self.types.clone()).unwrap_or_default()
+    }
+
+    /// Iterates over this BTF's own types (for split BTF, not the base's).
+    pub fn own_types(&self) -> impl Iterator<Item = Result<BtfType<'_>, BtfError>> + '_ {
+        (self.first_id..self.type_count()).map(move |id| self.type_by_id(id))
     }
 
     /// The type with id `id` (0 is `void`).
@@ -338,13 +473,18 @@ impl Btf {
                 endian: self.endian,
             });
         }
+        if id < self.first_id {
+            if let Some(base) = &self.base {
+                return base.type_by_id(id);
+            }
+        }
         let out_of_range = BtfError::TypeIdOutOfRange {
             id,
             max: self.type_count() - 1,
         };
-        let offset = *self.type_offsets.get(id as usize - 1).ok_or(out_of_range)? as usize;
+        let offset = self.own_record_offset(id).ok_or(out_of_range)?;
         let record = self
-            .data
+            .raw()
             .get(offset..self.types.end)
             .ok_or(BtfError::TruncatedType { id })?;
         let (kind, len) = types::record_len(record, self.endian, id)?;
@@ -372,10 +512,20 @@ impl Btf {
     /// The NUL-terminated string at `offset` in the string section.
     pub fn string_at(&self, offset: u32) -> Result<&str, BtfError> {
         let bad = BtfError::BadStringOffset { offset };
-        let strings = self.data.get(self.strings.clone()).ok_or(bad.clone())?;
-        let tail = strings.get(offset as usize..).ok_or(bad.clone())?;
-        let end = tail.iter().position(|&b| b == 0).ok_or(bad.clone())?;
-        std::str::from_utf8(&tail[..end]).map_err(|_| bad)
+        let bytes = self.string_bytes_at(offset).ok_or(bad.clone())?;
+        std::str::from_utf8(bytes).map_err(|_| bad)
+    }
+
+    /// The bytes of the NUL-terminated string at `offset` (without the NUL), looking in the base
+    /// for split BTF.
+    pub(crate) fn string_bytes_at(&self, offset: u32) -> Option<&[u8]> {
+        if offset < self.first_string {
+            return self.base.as_ref()?.string_bytes_at(offset);
+        }
+        let local = offset - self.first_string;
+        let tail = self.own_strings().get(local as usize..)?;
+        let end = tail.iter().position(|&b| b == 0)?;
+        tail.get(..end)
     }
 
     /// Name of type `id` ("" for anonymous types and void).
@@ -450,19 +600,35 @@ impl Btf {
         Err(BtfError::ChainTooDeep { id })
     }
 
-    /// First type with this name and kind.
+    /// First type with this name and kind (lowest id; for split BTF the base is searched
+    /// first). Uses the name index, built on the first call.
     pub fn find_by_name_kind(&self, name: &str, kind: BtfKind) -> Option<u32> {
-        self.types().flatten().find_map(|ty| {
-            (ty.kind == kind && self.string_at(ty.name_offset).ok() == Some(name)).then_some(ty.id)
-        })
+        if name.is_empty() {
+            // Anonymous types are not indexed.
+            return self
+                .types()
+                .flatten()
+                .find_map(|ty| (ty.kind == kind && ty.name_offset == 0).then_some(ty.id));
+        }
+        if let Some(found) = self
+            .base
+            .as_ref()
+            .and_then(|base| base.find_by_name_kind(name, kind))
+        {
+            return Some(found);
+        }
+        self.index_lookup(name, Some(kind))
     }
 
-    /// First type with this name, any kind.
+    /// First type with this name, any kind (lowest id; base first for split BTF).
     pub fn find_by_name(&self, name: &str) -> Option<u32> {
-        self.types().flatten().find_map(|ty| {
-            (ty.name_offset != 0 && self.string_at(ty.name_offset).ok() == Some(name))
-                .then_some(ty.id)
-        })
+        if name.is_empty() {
+            return None;
+        }
+        if let Some(found) = self.base.as_ref().and_then(|base| base.find_by_name(name)) {
+            return Some(found);
+        }
+        self.index_lookup(name, None)
     }
 
     /// Members of the struct or union `id` (after skipping typedefs and modifiers).

@@ -453,3 +453,89 @@ pub(crate) fn record_len(
     }
     Ok((kind, total))
 }
+
+/// Record shape by raw kind number, two bits per kind, in 4-byte words: the fixed data after
+/// the 12-byte header (`int`, `var`, `decl_tag`: 1; `array`: 3) and the data per `vlen` entry
+/// (`enum`, `func_proto`: 2; `struct`, `union`, `datasec`, `enum64`: 3). Packed into integers
+/// so the walk over 100k+ kernel records computes each length with shifts instead of a load:
+/// each record's position depends on the previous one's length, so this is the critical path.
+const FIXED_WORDS: u64 = (1 << 2) | (3 << (2 * 3)) | (1 << (2 * 14)) | (1 << (2 * 17));
+const ENTRY_WORDS: u64 = (3 << (2 * 4))
+    | (3 << (2 * 5))
+    | (2 << (2 * 6))
+    | (2 << (2 * 13))
+    | (3 << (2 * 15))
+    | (3 << (2 * 19));
+/// Bit set of the known kinds, 1 to 19.
+const KNOWN_KINDS: u32 = ((1 << 20) - 1) & !1;
+
+/// Walks the type section `types` of `data` and returns the absolute offset and the raw kind of
+/// each record (the first being type `first_id`), checking that every record has a known kind
+/// and fits.
+pub(crate) fn record_offsets(
+    data: &[u8],
+    types: std::ops::Range<usize>,
+    endian: Endian,
+    first_id: u32,
+) -> Result<(Vec<u32>, Vec<u8>), BtfError> {
+    match endian {
+        Endian::Little => walk_records::<false>(data, types, first_id),
+        Endian::Big => walk_records::<true>(data, types, first_id),
+    }
+}
+
+fn walk_records<const BIG: bool>(
+    data: &[u8],
+    types: std::ops::Range<usize>,
+    first_id: u32,
+) -> Result<(Vec<u32>, Vec<u8>), BtfError> {
+    let section = data
+        .get(types.clone())
+        .ok_or(BtfError::TruncatedType { id: first_id })?;
+    // Records are at least 12 bytes: this bounds the count, so ids and offsets cannot overflow
+    // below and the vectors never regrow. The unused tail of a large allocation is never touched
+    // (so never resident) and is given back by `shrink_to_fit`.
+    let max_records = section.len() / 12 + 1;
+    if u32::try_from(types.end).is_err()
+        || u32::try_from(max_records)
+            .ok()
+            .and_then(|n| n.checked_add(first_id))
+            .is_none()
+    {
+        return Err(BtfError::TooManyTypes);
+    }
+    let mut offsets = Vec::with_capacity(max_records);
+    let mut kinds = Vec::with_capacity(max_records);
+    let mut at = 0usize;
+    while let Some(&[a, b, c, d]) = section.get(at + 4..at + 8) {
+        let info = if BIG {
+            u32::from_be_bytes([a, b, c, d])
+        } else {
+            u32::from_le_bytes([a, b, c, d])
+        };
+        let raw_kind = (info >> 24) & 0x1f;
+        let shift = 2 * raw_kind;
+        let words =
+            ((FIXED_WORDS >> shift) & 3) + ((ENTRY_WORDS >> shift) & 3) * u64::from(info & 0xffff);
+        let len = 12 + 4 * words as usize;
+        if KNOWN_KINDS & (1 << raw_kind) == 0 {
+            let id = first_id + offsets.len() as u32;
+            return Err(BtfError::UnknownKind { id, kind: raw_kind });
+        }
+        if section.len() - at < len {
+            let id = first_id + offsets.len() as u32;
+            return Err(BtfError::TruncatedType { id });
+        }
+        offsets.push((types.start + at) as u32);
+        kinds.push(raw_kind as u8);
+        at += len;
+    }
+    if at < section.len() {
+        // Fewer than 8 bytes left: a record header cut short.
+        let id = first_id + offsets.len() as u32;
+        return Err(BtfError::TruncatedType { id });
+    }
+    offsets.shrink_to_fit();
+    kinds.shrink_to_fit();
+    Ok((offsets, kinds))
+}

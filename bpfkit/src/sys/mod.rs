@@ -20,6 +20,7 @@
 mod link;
 mod map;
 mod misc;
+pub mod mmap;
 pub mod netlink;
 mod object;
 mod prog;
@@ -43,6 +44,7 @@ pub(crate) use map::{is_per_cpu, per_cpu_stride};
 pub use misc::{
     attach_socket_filter, bump_memlock_rlimit, detach_socket_filter, ifindex, possible_cpus,
 };
+pub use mmap::Mmap;
 pub use object::{
     link_get_fd_by_id, link_get_next_id, link_info, map_get_fd_by_id, map_get_next_id, map_info,
     obj_get, obj_pin, prog_get_fd_by_id, prog_get_next_id, prog_info, prog_map_ids, LinkDetails,

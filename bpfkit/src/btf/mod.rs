@@ -2,72 +2,18 @@
 //!
 //! Tracing (`fentry`, `fexit`, `fmod_ret`, `tp_btf`, `iter`) and LSM programs name a kernel
 //! function or hook; the kernel wants the BTF id of that function in `attach_btf_id`. The kernel
-//! BTF is read once per process and shared by every load.
+//! BTF is memory-mapped once per process and shared by every load; module BTF is loaded only when
+//! a search reaches it (see [`ModuleBtfs`]).
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+mod kernel;
+
+pub use kernel::{
+    candidate_paths, kernel_btf, module_btf, read_btf_file, read_split_btf_file, BtfSource,
+    KernelBtfError, ModuleBtfs, SYSFS_BTF_DIR,
+};
 
 use bpfkit_obj::btf::{Btf, BtfKind};
 use bpfkit_obj::uapi::{attach_type, prog_type};
-
-/// Where kernel BTF is looked for, in order: sysfs (5.4+ with CONFIG_DEBUG_INFO_BTF), then the
-/// places distributions install a vmlinux with BTF.
-fn candidate_paths() -> Vec<PathBuf> {
-    let mut paths = vec![PathBuf::from("/sys/kernel/btf/vmlinux")];
-    if let Ok(release) = crate::sys::kernel_release() {
-        for pattern in [
-            "/boot/vmlinux-{}",
-            "/lib/modules/{}/vmlinux-{}",
-            "/lib/modules/{}/build/vmlinux",
-            "/usr/lib/modules/{}/kernel/vmlinux",
-            "/usr/lib/debug/boot/vmlinux-{}",
-            "/usr/lib/debug/lib/modules/{}/vmlinux",
-        ] {
-            paths.push(PathBuf::from(pattern.replace("{}", &release)));
-        }
-    }
-    paths
-}
-
-/// Errors reading kernel BTF.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum KernelBtfError {
-    /// No file with kernel BTF was found.
-    #[error("no kernel BTF found (looked in /sys/kernel/btf/vmlinux, /boot, /lib/modules, /usr/lib/debug): the kernel needs CONFIG_DEBUG_INFO_BTF (5.4+)")]
-    NotFound,
-    /// The file exists but could not be read or parsed.
-    #[error("kernel BTF at `{path}`: {message}")]
-    Unreadable {
-        /// The file.
-        path: PathBuf,
-        /// What went wrong.
-        message: String,
-    },
-}
-
-/// The running kernel's BTF, read and parsed once per process.
-pub fn kernel_btf() -> Result<Arc<Btf>, KernelBtfError> {
-    static KERNEL_BTF: OnceLock<Result<Arc<Btf>, KernelBtfError>> = OnceLock::new();
-    KERNEL_BTF
-        .get_or_init(|| {
-            let path = candidate_paths()
-                .into_iter()
-                .find(|p| p.exists())
-                .ok_or(KernelBtfError::NotFound)?;
-            read_btf_file(&path).map(Arc::new)
-        })
-        .clone()
-}
-
-/// Reads a raw BTF file (as `/sys/kernel/btf/vmlinux`, or a btfhub-style `.btf` file).
-pub fn read_btf_file(path: &Path) -> Result<Btf, KernelBtfError> {
-    let unreadable = |message: String| KernelBtfError::Unreadable {
-        path: path.to_path_buf(),
-        message,
-    };
-    let bytes = std::fs::read(path).map_err(|e| unreadable(e.to_string()))?;
-    Btf::parse(&bytes).map_err(|e| unreadable(e.to_string()))
-}
 
 /// What a tracing or LSM program attaches to, as found in kernel BTF.
 #[derive(Debug, Clone, PartialEq, Eq)]
