@@ -900,7 +900,17 @@ fn patch_externs(
 /// and programs load without it, though programs that need it (callbacks, global functions with
 /// typed arguments) will then be refused with the verifier's reason.
 fn load_object_btf(object: &Object) -> Option<OwnedFd> {
-    let raw = match object.kernel_btf()? {
+    // Older kernels lack some BTF kinds; the probes say which, and those are rewritten the way
+    // such kernels accept (libbpf's sanitizing).
+    let features = crate::features::btf_features();
+    let prepared = object.kernel_btf()?.and_then(|raw| {
+        if features.needs_sanitizing() {
+            Btf::parse(&raw)?.sanitized(&features)
+        } else {
+            Ok(raw)
+        }
+    });
+    let raw = match prepared {
         Ok(raw) => raw,
         Err(err) => {
             log::warn!("object BTF cannot be prepared for the kernel, loading without it: {err}");
