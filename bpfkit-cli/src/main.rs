@@ -1,7 +1,7 @@
 //! `bpfkit`: load and inspect eBPF objects.
 //!
 //! ```text
-//! bpfkit load OBJECT [--pin DIR] [--json] [--log-level N]
+//! bpfkit load OBJECT [--pin DIR] [--json] [--log-level N] [--btf FILE]
 //! bpfkit inspect OBJECT [--disasm]
 //! ```
 
@@ -17,12 +17,13 @@ use bpfkit_obj::Object;
 use json::Json;
 
 const USAGE: &str = "usage:
-  bpfkit load OBJECT [--pin DIR] [--json] [--log-level N]
+  bpfkit load OBJECT [--pin DIR] [--json] [--log-level N] [--btf FILE]
       create the object's maps and load every program (no attach); exit 0 only if all loaded.
       --pin DIR   pin programs at DIR/<program> and maps at DIR/maps/<map> (DIR on a bpffs;
                   bpffs refuses dots, so `.bss` pins as `_bss`)
       --json      one JSON document instead of text
       --log-level verifier log level (1 debug, 2 verbose, 4 stats) for every load
+      --btf FILE  resolve CO-RE relocations against this BTF (raw or ELF) instead of the kernel's
   bpfkit inspect OBJECT [--disasm]
       programs, maps and relocations of the object, without the kernel";
 
@@ -89,6 +90,7 @@ struct LoadOptions {
     pin: Option<PathBuf>,
     json: bool,
     log_level: VerifierLogLevel,
+    target_btf: Option<PathBuf>,
 }
 
 fn parse_load(args: &[String]) -> Result<LoadOptions, String> {
@@ -97,12 +99,16 @@ fn parse_load(args: &[String]) -> Result<LoadOptions, String> {
         pin: None,
         json: false,
         log_level: VerifierLogLevel::empty(),
+        target_btf: None,
     };
     let mut object = None;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--json" => options.json = true,
+            "--btf" => {
+                options.target_btf = Some(PathBuf::from(args.next().ok_or("--btf needs a file")?))
+            }
             "--pin" => {
                 options.pin = Some(PathBuf::from(args.next().ok_or("--pin needs a directory")?))
             }
@@ -154,6 +160,9 @@ fn load(options: &LoadOptions) -> Result<bool, String> {
     let mut loader = EbpfLoader::new()
         .autoload(false)
         .verifier_log_level(options.log_level);
+    if let Some(btf) = &options.target_btf {
+        loader = loader.target_btf(btf);
+    }
     if let Some(pin) = &options.pin {
         loader = loader.pin_path(pin.join("maps"));
         std::fs::create_dir_all(pin.join("maps"))

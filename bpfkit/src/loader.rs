@@ -817,12 +817,32 @@ fn relocate_core(
             &*kernel
         }
     };
-    bpfkit_obj::core_relo::relocate_core(linked, object, &[target])
+    let core_error = |source| ProgramError::Core {
+        name: spec.name.clone(),
+        source,
+    };
+    let unrelocated = linked.clone();
+    let report =
+        bpfkit_obj::core_relo::relocate_core(linked, object, &[target]).map_err(core_error)?;
+    // Types that vmlinux lacks may live in a module: only then is module BTF read (each module
+    // once per process; a broken module file is skipped), and the relocation redone with vmlinux
+    // first, as libbpf searches.
+    if target_btf.is_some() || report.poisoned().next().is_none() {
+        return Ok(Some(report));
+    }
+    let modules: Vec<Arc<Btf>> = match crate::btf::ModuleBtfs::kernel() {
+        Ok(modules) => modules.map(|(_, btf)| btf).collect(),
+        Err(_) => Vec::new(),
+    };
+    if modules.is_empty() {
+        return Ok(Some(report));
+    }
+    let mut targets: Vec<&Btf> = vec![target];
+    targets.extend(modules.iter().map(|btf| &**btf));
+    *linked = unrelocated;
+    bpfkit_obj::core_relo::relocate_core(linked, object, &targets)
         .map(Some)
-        .map_err(|source| ProgramError::Core {
-            name: spec.name.clone(),
-            source,
-        })
+        .map_err(core_error)
 }
 
 /// Puts what each `.ksyms` extern resolved to into the instructions that use it (libbpf's
