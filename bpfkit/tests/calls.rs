@@ -129,3 +129,29 @@ fn calls_into_another_section() {
         3 * packet_len + (3 * 2 + 1)
     );
 }
+
+/// The object's BTF and `.BTF.ext` reach the kernel with each program: `bpftool prog dump
+/// xlated` shows the C source lines, and the program carries the BTF.
+#[test]
+fn programs_carry_func_and_line_info() {
+    require_root!();
+    let ebpf = bpfkit::Ebpf::load(&common::object("calls.bpf.o")).expect("load");
+    let program = ebpf.program("calls_main").expect("program").data();
+    let info = program.info().expect("info");
+    assert_ne!(info.btf_id, 0, "the program has no BTF");
+    let dump = common::run_ok(&[
+        "bpftool",
+        "prog",
+        "dump",
+        "xlated",
+        "id",
+        &info.id.to_string(),
+    ]);
+    let source_lines = dump
+        .lines()
+        .filter(|l| l.trim_start().starts_with("; "))
+        .count();
+    assert!(source_lines > 3, "no source lines in:\n{dump}");
+    // Function info names the subprograms appended to the program.
+    assert!(dump.contains("add_one"), "{dump}");
+}
