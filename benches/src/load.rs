@@ -17,12 +17,12 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// The fixture with CO-RE relocations of every kind.
-const DEFAULT_OBJECT: &str = concat!(
+pub const DEFAULT_OBJECT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../bpfkit-obj/tests/core/core_relo.bpf.o"
 );
 /// Its one autoload program.
-const DEFAULT_PROGRAM: &str = "core_all";
+pub const DEFAULT_PROGRAM: &str = "core_all";
 
 const LIBRARIES: [&str; 3] = ["bpfkit", "libbpf", "aya"];
 

@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release --manifest-path benches/Cargo.toml -- btf [runs]
 //! cargo run --release --manifest-path benches/Cargo.toml -- load [runs] [object.bpf.o] [program]
+//! cargo run --release --manifest-path benches/Cargo.toml -- load-phases [runs] [object.bpf.o] [program]
 //! ```
 //!
 //! `btf`: kernel BTF load + lookup of `task_struct` by name + byte offset of its `pid` member.
@@ -14,9 +15,11 @@
 //! `load` (root): object open from bytes in memory + CO-RE relocation against the running kernel's
 //! BTF + map creation + program load + close, by each library in a fresh child process. The
 //! first iteration ("cold") includes reading kernel BTF; bpfkit keeps it for the process, libbpf
-//! and Aya read it again on every load, as their users would see. See `load.rs`.
+//! and Aya read it again on every load, as their users would see. See `load.rs`. `load-phases`
+//! splits bpfkit's load into its phases (`phases.rs`).
 
 mod load;
+mod phases;
 
 use std::ffi::{CStr, CString};
 use std::process::Command;
@@ -39,12 +42,13 @@ fn main() {
         Some("child") => child(&args[2..]),
         Some("child-load") => load::child(&args[2..]),
         Some("load") => load::parent(&args[2..]),
+        Some("load-phases") => phases::run(&args[2..]),
         Some("btf") => {
             let runs = args.get(2).and_then(|r| r.parse().ok()).unwrap_or(50);
             parent_btf(runs)
         }
         _ => {
-            eprintln!("usage: bpfkit-bench btf [runs] | load [runs] [object.bpf.o] [program]");
+            eprintln!("usage: bpfkit-bench btf [runs] | load [runs] [object.bpf.o] [program] | load-phases [runs] [object.bpf.o] [program]");
             std::process::exit(2);
         }
     }
