@@ -21,8 +21,11 @@ pub const DEFAULT_OBJECT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../bpfkit-obj/tests/core/core_relo.bpf.o"
 );
-/// Its one autoload program.
+/// Its one autoload program (also the name in the Aya-compatible variant).
 pub const DEFAULT_PROGRAM: &str = "core_all";
+/// `DEFAULT_OBJECT` without its TYPE_MATCHES relocations, which Aya cannot apply.
+const WITHOUT_TYPE_MATCHES: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/core_no_match.bpf.o");
 
 const LIBRARIES: [&str; 3] = ["bpfkit", "libbpf", "aya"];
 
@@ -42,18 +45,26 @@ struct Translated {
     hash: u64,
 }
 
-/// `load [runs] [object] [program]`: runs one child per library and prints the table.
+/// `load [runs] [object] [program]`: runs one child per library and prints the table; without
+/// an object, for the CO-RE fixture and then for its variant Aya can load.
 pub fn parent(args: &[String]) {
     let runs: usize = args.first().and_then(|r| r.parse().ok()).unwrap_or(50);
-    let object = args
-        .get(1)
-        .cloned()
-        .unwrap_or_else(|| DEFAULT_OBJECT.to_string());
     let program = args
         .get(2)
         .cloned()
         .unwrap_or_else(|| DEFAULT_PROGRAM.to_string());
-    let shown = std::fs::canonicalize(&object).unwrap_or_else(|_| PathBuf::from(&object));
+    match args.get(1) {
+        Some(object) => compare(runs, object, &program),
+        None => {
+            compare(runs, DEFAULT_OBJECT, &program);
+            println!();
+            compare(runs, WITHOUT_TYPE_MATCHES, &program);
+        }
+    }
+}
+
+fn compare(runs: usize, object: &str, program: &str) {
+    let shown = std::fs::canonicalize(object).unwrap_or_else(|_| PathBuf::from(object));
     println!(
         "open from memory + CO-RE + maps + load + close of `{}` (program `{program}`), \
          one fresh process per library: cold = 1st iteration, warm = median of the next {runs}",
@@ -63,7 +74,7 @@ pub fn parent(args: &[String]) {
     let mut results: Vec<(&str, LoadMeasurement)> = Vec::new();
     for library in LIBRARIES {
         let output = Command::new(&exe)
-            .args(["child-load", library, &runs.to_string(), &object, &program])
+            .args(["child-load", library, &runs.to_string(), object, program])
             .output()
             .expect("run child");
         let text = String::from_utf8_lossy(&output.stdout);
