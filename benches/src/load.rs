@@ -4,9 +4,13 @@
 //! the first iteration pays for everything a process pays once (kernel BTF, feature probes) and
 //! is reported apart ("cold") from the median of the following iterations ("warm").
 //!
-//! The default object is `bpfkit-obj/tests/core/core_relo.bpf.o`: one autoload raw_tp program,
-//! `core_all`, with 20-odd CO-RE relocations of every kind, a `.bss` map, and two non-autoload
-//! programs that no library loads. To show the comparison is fair, every child reads the loaded
+//! Without an object argument it measures two: `bpfkit-obj/tests/core/core_relo.bpf.o`, one
+//! autoload raw_tp program, `core_all`, with 26 CO-RE relocations of every kind, a `.bss` map, and
+//! two non-autoload programs that no library loads (Aya 0.14 refuses the object: it does not know
+//! TYPE_MATCHES, relocation kind 12); then `benches/fixtures/core_no_match.bpf.o`, the same
+//! program without its two TYPE_MATCHES relocations, which Aya loads too. Aya is 0.14.0, the
+//! newest that builds with rustc 1.95 (0.15 and 0.16 need 1.98). To show the comparison is fair,
+//! every child reads the loaded
 //! program's translated (verifier-rewritten) instructions back from the kernel and prints their
 //! count and a hash with map ids masked: the same hash means the same program reached the kernel.
 
