@@ -2,6 +2,8 @@
 //!
 //! ```text
 //! cargo run --release --manifest-path benches/Cargo.toml -- btf [runs]
+//! cargo run --release --manifest-path benches/Cargo.toml -- load [runs] [object.bpf.o] [program]
+//! cargo run --release --manifest-path benches/Cargo.toml -- load-phases [runs] [object.bpf.o] [program]
 //! ```
 //!
 //! `btf`: kernel BTF load + lookup of `task_struct` by name + byte offset of its `pid` member.
@@ -9,6 +11,15 @@
 //! allocations and page-cache mappings do not count against another: the child reports the
 //! median time of `runs` repetitions and the growth of its peak resident memory (VmHWM) over its
 //! resident memory before the first repetition.
+//!
+//! `load` (root): object open from bytes in memory + CO-RE relocation against the running kernel's
+//! BTF + map creation + program load + close, by each library in a fresh child process. The
+//! first iteration ("cold") includes reading kernel BTF; bpfkit keeps it for the process, libbpf
+//! and Aya read it again on every load, as their users would see. See `load.rs`. `load-phases`
+//! splits bpfkit's load into its phases (`phases.rs`).
+
+mod load;
+mod phases;
 
 use std::ffi::{CStr, CString};
 use std::process::Command;
@@ -29,12 +40,15 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("child") => child(&args[2..]),
+        Some("child-load") => load::child(&args[2..]),
+        Some("load") => load::parent(&args[2..]),
+        Some("load-phases") => phases::run(&args[2..]),
         Some("btf") => {
             let runs = args.get(2).and_then(|r| r.parse().ok()).unwrap_or(50);
             parent_btf(runs)
         }
         _ => {
-            eprintln!("usage: bpfkit-bench btf [runs]");
+            eprintln!("usage: bpfkit-bench btf [runs] | load [runs] [object.bpf.o] [program] | load-phases [runs] [object.bpf.o] [program]");
             std::process::exit(2);
         }
     }
