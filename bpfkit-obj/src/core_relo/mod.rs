@@ -724,27 +724,22 @@ fn find_candidates(
     if wanted.is_empty() {
         return Ok(Vec::new());
     }
+    // Kinds a target type may have to be a candidate: the local kind, and either enum kind
+    // for an enum (they convert into each other across kernels).
+    let kinds = match local_type.kind() {
+        BtfKind::Enum | BtfKind::Enum64 => vec![BtfKind::Enum, BtfKind::Enum64],
+        other => vec![other],
+    };
     for (index, target) in targets.iter().enumerate() {
-        let mut found = Vec::new();
-        for ty in target.types() {
-            // A broken record in a big kernel BTF should not hide every other type; skip it.
-            let Ok(ty) = ty else { continue };
-            if !compat::kinds_core_compatible(ty.kind(), local_type.kind()) || ty.name_offset() == 0
-            {
-                continue;
-            }
-            let Ok(name) = target.string_at(ty.name_offset()) else {
-                continue;
-            };
-            // Cheap prefix test before computing the essential name.
-            if !name.starts_with(wanted) {
-                continue;
-            }
-            if essential_name(name) == wanted {
-                found.push((index, ty.id()));
-            }
-        }
+        // The per-kind name index (hash of the essential name) finds them without walking
+        // every type of a big kernel BTF.
+        let mut found: Vec<(usize, u32)> = kinds
+            .iter()
+            .flat_map(|&kind| target.candidates_by_essential_name(local_name, kind))
+            .map(|id| (index, id))
+            .collect();
         if !found.is_empty() {
+            found.sort_unstable();
             return Ok(found);
         }
     }
