@@ -735,3 +735,147 @@ fn sanitizer_handles_real_kernel_btf() {
         );
     }
 }
+
+/// Ids of the structs named `name`, by linear scan (not the name index).
+fn structs_named(btf: &Btf, name: &str) -> Vec<u32> {
+    btf.types()
+        .filter_map(Result::ok)
+        .filter(|ty| ty.kind() == BtfKind::Struct && name_of(btf, ty.name_offset()) == name)
+        .map(|ty| ty.id())
+        .collect()
+}
+
+/// The structs named `name` that have `field` with a kind a local `local_kind` field is
+/// compatible with (composite with composite, otherwise the same kind), with its byte offset.
+fn field_candidates(btf: &Btf, name: &str, field: &str, local_kind: BtfKind) -> Vec<(u32, u64)> {
+    let composite = |kind| matches!(kind, BtfKind::Struct | BtfKind::Union);
+    structs_named(btf, name)
+        .into_iter()
+        .filter_map(|id| {
+            let (bit_offset, member) = find_member(btf, id, field)?;
+            let kind = btf
+                .skip_mods_and_typedefs(member.type_id)
+                .and_then(|id| btf.type_by_id(id))
+                .ok()?
+                .kind();
+            let compatible = kind == local_kind || (composite(kind) && composite(local_kind));
+            compatible.then_some((id, bit_offset / 8))
+        })
+        .collect()
+}
+
+/// Kernel BTF has several structs under one name (`irq_info`, `getdents_callback`, ...): CO-RE
+/// keeps the candidates whose field matches, accepts several that agree, and refuses ones that
+/// disagree (libbpf: "relocation decision ambiguous") instead of picking one.
+#[test]
+fn same_named_kernel_structs_are_disambiguated_or_refused() {
+    use bpfkit_obj::core_relo::CoreFailure;
+    let mut b = BtfBuilder::new();
+    let int = b.add_int("int", 4, INT_SIGNED);
+    let void_ptr = b.add_ptr(0);
+    let irq_info = b.add_struct("irq_info", 4, &[MemberSpec::new("irq", int, 0)]);
+    let dir_context = b.add_struct("dir_context", 8, &[MemberSpec::new("actor", void_ptr, 0)]);
+    let getdents = b.add_struct(
+        "getdents_callback",
+        16,
+        &[
+            MemberSpec::new("ctx", dir_context, 0),
+            MemberSpec::new("current_dir", void_ptr, 8),
+        ],
+    );
+    // The kernel's `ctx` is an embedded struct: a pointer does not match it anywhere.
+    let getdents_ptr = b.add_struct(
+        "getdents_callback___ptr",
+        8,
+        &[MemberSpec::new("ctx", void_ptr, 0)],
+    );
+    let first = b.add_string("0:0");
+    let second = b.add_string("0:1");
+    let local = Btf::parse(&b.finish()).unwrap();
+    // (local type, access string, struct name, field, local field kind)
+    let cases = [
+        (irq_info, first, "irq_info", "irq", BtfKind::Int),
+        (getdents, first, "getdents_callback", "ctx", BtfKind::Struct),
+        (
+            getdents,
+            second,
+            "getdents_callback",
+            "current_dir",
+            BtfKind::Ptr,
+        ),
+        (
+            getdents_ptr,
+            first,
+            "getdents_callback",
+            "ctx",
+            BtfKind::Ptr,
+        ),
+    ];
+    let (mut ambiguous, mut agreeing, mut narrowed, mut unmatched) = (0, 0, 0, 0);
+    for (name, target) in all_kernels("same_named_kernel_structs_are_disambiguated_or_refused") {
+        let targets = [target];
+        let mut resolver = CoreResolver::new(&local, &targets);
+        for (type_id, access, struct_name, field, local_kind) in cases {
+            let same_named = structs_named(target, struct_name).len();
+            let fitting = field_candidates(target, struct_name, field, local_kind);
+            let offsets: BTreeSet<u64> = fitting.iter().map(|(_, offset)| *offset).collect();
+            let relo = CoreRelo {
+                insn: 0,
+                type_id,
+                access_str_off: access,
+                kind: CoreReloKind::FieldByteOffset.to_raw(),
+            };
+            let result = resolver.resolve(&relo);
+            let case = format!("{name}: {struct_name}.{field}: candidates {fitting:?}");
+            println!(
+                "{case}, of {same_named}: {:?}",
+                result.as_ref().map(|r| &r.outcome)
+            );
+            match offsets.len() {
+                0 => {
+                    assert!(
+                        matches!(result.map(|r| r.outcome), Ok(CoreOutcome::Poisoned { .. })),
+                        "{case}"
+                    );
+                    if same_named > 0 {
+                        unmatched += 1;
+                    }
+                }
+                1 => {
+                    let resolution = result.unwrap_or_else(|err| panic!("{case}: {err}"));
+                    let offset = offsets.first().copied();
+                    assert!(
+                        matches!(resolution.outcome, CoreOutcome::Relocated { value, .. } if Some(value) == offset),
+                        "{case}: {:?}",
+                        resolution.outcome
+                    );
+                    if fitting.len() > 1 {
+                        agreeing += 1;
+                    }
+                    // Fewer fitting than same-named structs: the field picked the candidate.
+                    if fitting.len() < same_named {
+                        narrowed += 1;
+                    }
+                }
+                _ => {
+                    match result {
+                        Err(CoreFailure::Ambiguous { .. }) => {}
+                        other => panic!("{case}: {other:?}"),
+                    }
+                    ambiguous += 1;
+                }
+            }
+        }
+    }
+    if !debian_kernels().is_empty() {
+        // Debian 6.1 has two int-compatible `irq_info.irq` at different offsets, two
+        // `getdents_callback`s that agree on `ctx`, and only one with `current_dir`.
+        assert!(ambiguous > 0, "no ambiguous case exercised");
+        assert!(agreeing > 0, "no agreeing candidates exercised");
+        assert!(narrowed > 0, "no candidate narrowed by its field");
+        assert!(
+            unmatched > 0,
+            "no same-named struct refused for its field's kind"
+        );
+    }
+}
