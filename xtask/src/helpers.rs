@@ -60,10 +60,7 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
                     .ok_or("--bpf-h needs a path")?;
             }
             "--btf" => {
-                options.btf = rest
-                    .next()
-                    .map(PathBuf::from)
-                    .ok_or("--btf needs a path")?;
+                options.btf = rest.next().map(PathBuf::from).ok_or("--btf needs a path")?;
             }
             "--check" => options.check = true,
             other => return Err(format!("gen-helpers: unexpected argument `{other}`")),
@@ -87,16 +84,19 @@ pub fn run(root: &Path, options: &Options) -> Result<(), String> {
     if let Some(dir) = output.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     }
-    std::fs::write(&output, formatted)
-        .map_err(|e| format!("writing {}: {e}", output.display()))?;
+    std::fs::write(&output, formatted).map_err(|e| format!("writing {}: {e}", output.display()))?;
     println!("{}: {}", OUTPUT, generated.summary);
     Ok(())
 }
 
 /// Compares the committed file with what the inputs generate now.
 fn check(output: &Path, formatted: &str, fingerprint: &str) -> Result<(), String> {
-    let committed = std::fs::read_to_string(output)
-        .map_err(|e| format!("reading {}: {e} (run `gen-helpers` to create it)", output.display()))?;
+    let committed = std::fs::read_to_string(output).map_err(|e| {
+        format!(
+            "reading {}: {e} (run `gen-helpers` to create it)",
+            output.display()
+        )
+    })?;
     if committed == formatted {
         println!("{OUTPUT} is current");
         return Ok(());
@@ -120,7 +120,10 @@ fn check(output: &Path, formatted: &str, fingerprint: &str) -> Result<(), String
         .enumerate()
         .find(|(_, (old, new))| old != new)
         .map(|(index, (old, new))| {
-            format!("first difference at line {}:\n  committed: {old}\n  generated: {new}", index + 1)
+            format!(
+                "first difference at line {}:\n  committed: {old}\n  generated: {new}",
+                index + 1
+            )
         })
         .unwrap_or_else(|| "the files differ in length".to_string());
     Err(format!(
@@ -568,7 +571,11 @@ impl CType {
                 name.clone()
             }
         };
-        let innermost = if self.const_pointee { "*const " } else { "*mut " };
+        let innermost = if self.const_pointee {
+            "*const "
+        } else {
+            "*mut "
+        };
         Ok(format!(
             "{}{innermost}{pointee}",
             "*mut ".repeat(self.pointer_depth.saturating_sub(1))
@@ -634,7 +641,10 @@ fn parse_ctype(text: &str) -> Result<CType, String> {
             })?)
         }
         (Some(name), words) => {
-            return Err(format!("`{name}` mixed with `{}` in `{text}`", words.join(" ")))
+            return Err(format!(
+                "`{name}` mixed with `{}` in `{text}`",
+                words.join(" ")
+            ))
         }
     };
     Ok(CType {
@@ -653,7 +663,10 @@ fn is_c_ident(word: &str) -> bool {
 /// Parses a prototype line such as `long bpf_map_delete_elem(struct bpf_map *map, const void *key)`.
 fn parse_prototype(line: &str) -> Result<(String, Signature), String> {
     let open = line.find('(').ok_or("no `(`")?;
-    let close = line.rfind(')').filter(|&close| close > open).ok_or("no `)`")?;
+    let close = line
+        .rfind(')')
+        .filter(|&close| close > open)
+        .ok_or("no `)`")?;
     let head = line.get(..open).ok_or("bad `(`")?.trim_end();
     let name_start = head
         .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
@@ -736,9 +749,12 @@ fn parse_param(text: &str) -> Result<Param, String> {
     let type_words: Vec<&str> = type_text.split_whitespace().collect();
     // Without a name the last word belongs to the type (`u32`, `unsigned long`, `struct x`).
     let unnamed = !type_text.contains('*')
-        && type_words
-            .iter()
-            .all(|w| matches!(*w, "const" | "volatile" | "struct" | "union" | "enum" | "unsigned" | "signed"));
+        && type_words.iter().all(|w| {
+            matches!(
+                *w,
+                "const" | "volatile" | "struct" | "union" | "enum" | "unsigned" | "signed"
+            )
+        });
     let (mut ty, name) = if unnamed {
         (parse_ctype(text)?, None)
     } else {
@@ -772,7 +788,9 @@ enum Section {
 fn parse_helper_docs(header: &str) -> Result<Vec<HelperDoc>, String> {
     let section_text = helper_section(header);
     if section_text.is_empty() {
-        return Err(format!("bpf.h has no `{DOCS_START}` block; is it the UAPI linux/bpf.h?"));
+        return Err(format!(
+            "bpf.h has no `{DOCS_START}` block; is it the UAPI linux/bpf.h?"
+        ));
     }
     let mut helpers: Vec<HelperDoc> = Vec::new();
     // Lines of the current helper's sections, blank lines as empty strings.
@@ -781,16 +799,15 @@ fn parse_helper_docs(header: &str) -> Result<Vec<HelperDoc>, String> {
     let mut section = Section::None;
     let mut pending_prototype: Option<String> = None;
 
-    let finish = |helpers: &mut Vec<HelperDoc>,
-                  description: &mut Vec<String>,
-                  returns: &mut Vec<String>| {
-        if let Some(last) = helpers.last_mut() {
-            last.description = first_paragraph(description);
-            last.returns = first_paragraph(returns);
-        }
-        description.clear();
-        returns.clear();
-    };
+    let finish =
+        |helpers: &mut Vec<HelperDoc>, description: &mut Vec<String>, returns: &mut Vec<String>| {
+            if let Some(last) = helpers.last_mut() {
+                last.description = first_paragraph(description);
+                last.returns = first_paragraph(returns);
+            }
+            description.clear();
+            returns.clear();
+        };
 
     for line in section_text.lines().skip(1) {
         let Some(body) = line.strip_prefix(" *") else {
@@ -800,8 +817,7 @@ fn parse_helper_docs(header: &str) -> Result<Vec<HelperDoc>, String> {
             // A prototype continued on the next line.
             prototype.push(' ');
             prototype.push_str(body.trim());
-        } else if body.starts_with(' ') && body.chars().nth(1).is_some_and(|c| !c.is_whitespace())
-        {
+        } else if body.starts_with(' ') && body.chars().nth(1).is_some_and(|c| !c.is_whitespace()) {
             finish(&mut helpers, &mut description, &mut returns);
             section = Section::None;
             pending_prototype = Some(body.trim().to_string());
@@ -898,7 +914,12 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
                     .is_some_and(|digits| digits.chars().all(|c| c.is_ascii_digit())));
         // Breaking inside a code span would let its text be read as block syntax, and splits
         // C types such as `void *` where they are least readable.
-        let in_code_span = units.iter().map(|unit| unit.matches('`').count()).sum::<usize>() % 2 == 1;
+        let in_code_span = units
+            .iter()
+            .map(|unit| unit.matches('`').count())
+            .sum::<usize>()
+            % 2
+            == 1;
         match units.last_mut() {
             Some(last) if starts_block || in_code_span => {
                 last.push(' ');
@@ -992,10 +1013,16 @@ fn c_enum_values(text: &str, name: &str) -> Result<Vec<(String, i64)>, String> {
         .find(&opening)
         .ok_or_else(|| format!("no `{opening}` in the BTF C dump"))?;
     let body = text.get(start + opening.len()..).unwrap_or_default();
-    let body = body.get(..body.find('}').ok_or("unterminated enum")?).unwrap_or_default();
+    let body = body
+        .get(..body.find('}').ok_or("unterminated enum")?)
+        .unwrap_or_default();
     let mut values = Vec::new();
     let mut next = 0i64;
-    for item in body.split(',').map(str::trim).filter(|item| !item.is_empty()) {
+    for item in body
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+    {
         let (enumerator, value) = match item.split_once('=') {
             Some((enumerator, value)) => (
                 enumerator.trim(),
@@ -1043,7 +1070,12 @@ fn btf_enum_values(btf: &[u8], name: &str) -> Result<Vec<(String, i64)>, String>
         .ok_or("BTF string offset overflows")?;
     let str_len = to_usize(word(20)?)?;
     let strings = btf
-        .get(str_start..str_start.checked_add(str_len).ok_or("BTF strings overflow")?)
+        .get(
+            str_start
+                ..str_start
+                    .checked_add(str_len)
+                    .ok_or("BTF strings overflow")?,
+        )
         .ok_or("BTF string section is out of bounds")?;
     let string = |offset: u32| -> Result<&str, String> {
         let tail = strings
@@ -1061,11 +1093,11 @@ fn btf_enum_values(btf: &[u8], name: &str) -> Result<Vec<(String, i64)>, String>
         let kind = (info >> 24) & 0x1f;
         let vlen = to_usize(info & 0xffff)?;
         let trailing = match kind {
-            1 | 14 | 17 => 4,                   // INT, VAR, DECL_TAG
-            3 => 12,                            // ARRAY
-            4 | 5 | 15 | 19 => vlen * 12,       // STRUCT, UNION, DATASEC, ENUM64
-            6 | 13 => vlen * 8,                 // ENUM, FUNC_PROTO
-            2 | 7..=12 | 16 | 18 => 0,          // PTR, FWD, TYPEDEF, qualifiers, FUNC, FLOAT, TYPE_TAG
+            1 | 14 | 17 => 4,             // INT, VAR, DECL_TAG
+            3 => 12,                      // ARRAY
+            4 | 5 | 15 | 19 => vlen * 12, // STRUCT, UNION, DATASEC, ENUM64
+            6 | 13 => vlen * 8,           // ENUM, FUNC_PROTO
+            2 | 7..=12 | 16 | 18 => 0,    // PTR, FWD, TYPEDEF, qualifiers, FUNC, FLOAT, TYPE_TAG
             other => return Err(format!("unknown BTF kind {other} at byte {offset}")),
         };
         let members = offset + 12;
@@ -1075,7 +1107,10 @@ fn btf_enum_values(btf: &[u8], name: &str) -> Result<Vec<(String, i64)>, String>
                 let value = if kind == BTF_KIND_ENUM {
                     let at = members + index * 8;
                     // Signedness is in kind_flag; helper ids are small and positive either way.
-                    (string(word(at)?)?.to_string(), i64::from(word(at + 4)? as i32))
+                    (
+                        string(word(at)?)?.to_string(),
+                        i64::from(word(at + 4)? as i32),
+                    )
                 } else {
                     let at = members + index * 12;
                     let low = u64::from(word(at + 4)?);
@@ -1098,4 +1133,636 @@ fn fnv1a64(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |hash, &byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `bpf.h` in miniature, in the 6.2+ style: explicit ids, an overloaded helper, a variadic
+    /// one, a prototype split over two lines, and a helper (`old_gone`) the kernel below lacks.
+    const HEADER: &str = "\
+/* unrelated comment */
+/*
+ * Start of BPF helper function descriptions:
+ *
+ * void *bpf_map_lookup_elem(struct bpf_map *map, const void *key)
+ * \tDescription
+ * \t\tPerform a lookup in *map* for an entry associated to *key*.
+ * \t\tSecond line of [the] first paragraph.
+ *
+ * \t\tSecond paragraph, not emitted.
+ * \tReturn
+ * \t\tMap value associated to *key*, or **NULL** if no entry was
+ * \t\tfound.
+ *
+ * long bpf_trace_printk(const char *fmt, u32 fmt_size, ...)
+ * \tDescription
+ * \t\tA printk; see **bpf_probe_read_user**\\ () and https://example.invalid/doc.
+ * \tReturn
+ * \t\tThe number of bytes written.
+ *
+ * u64 bpf_get_socket_cookie(struct sk_buff *skb)
+ * \tDescription
+ * \t\tCookie of the socket of *skb*.
+ * \tReturn
+ * \t\tThe cookie.
+ *
+ * u64 bpf_get_socket_cookie(struct sock *sk)
+ * \tDescription
+ * \t\tCookie of *sk*.
+ * \tReturn
+ * \t\tThe cookie, or 0.
+ *
+ * long bpf_for_each_map_elem(struct bpf_map *map, long (*callback_fn)(u32 index, void *ctx), void *ctx,
+ *\t\t\t     unsigned long *flags)
+ * \tDescription
+ * \t\tCalls *callback_fn* for every element.
+ * \tReturn
+ * \t\tThe number of elements visited.
+ *
+ * u64 bpf_ktime_get_ns(void)
+ * \tDescription
+ * \t\tTime since boot.
+ * \tReturn
+ * \t\tCurrent *ktime*.
+ *
+ * long bpf_old_gone(u32 type)
+ * \tDescription
+ * \t\tA helper this kernel no longer has.
+ * \tReturn
+ * \t\t0.
+ */
+#define ___BPF_FUNC_MAPPER(FN, ctx...)\t\t\\
+\tFN(unspec, 0, ##ctx)\t\t\t\t\\
+\tFN(map_lookup_elem, 1, ##ctx)\t\t\t\\
+\tFN(ktime_get_ns, 5, ##ctx)\t\t\t\\
+\tFN(trace_printk, 6, ##ctx)\t\t\t\\
+\tFN(get_socket_cookie, 46, ##ctx)\t\t\\
+\tFN(for_each_map_elem, 164, ##ctx)\t\t\\
+\tFN(old_gone, 300, ##ctx)\t\t\t\\
+\t/* */
+";
+
+    /// The kernel's ids for [`HEADER`]: no `old_gone`, and `brand_new`, which the header lacks.
+    const KERNEL_IDS: &[(&str, i64)] = &[
+        ("BPF_FUNC_unspec", 0),
+        ("BPF_FUNC_map_lookup_elem", 1),
+        ("BPF_FUNC_ktime_get_ns", 5),
+        ("BPF_FUNC_trace_printk", 6),
+        ("BPF_FUNC_get_socket_cookie", 46),
+        ("BPF_FUNC_for_each_map_elem", 164),
+        ("BPF_FUNC_brand_new", 212),
+        ("__BPF_FUNC_MAX_ID", 213),
+    ];
+
+    /// Raw BTF holding an `int`, a one-member struct (to be stepped over), and `enum <name>`
+    /// with `values`, as ENUM or ENUM64, in either byte order.
+    fn raw_btf(name: &str, values: &[(&str, i64)], enum64: bool, little: bool) -> Vec<u8> {
+        let mut strings = vec![0u8];
+        let mut add_string = |s: &str| {
+            let offset = strings.len() as u32;
+            strings.extend_from_slice(s.as_bytes());
+            strings.push(0);
+            offset
+        };
+        let int_name = add_string("int");
+        let struct_name = add_string("pair");
+        let member_name = add_string("first");
+        let enum_name = add_string(name);
+        let enumerators: Vec<(u32, i64)> =
+            values.iter().map(|(n, v)| (add_string(n), *v)).collect();
+        let mut types: Vec<u32> = vec![
+            int_name,
+            1 << 24,
+            4,
+            32, // INT, 32 bits
+            struct_name,
+            (4 << 24) | 1,
+            4,
+            member_name,
+            1,
+            0, // STRUCT { int first; }
+        ];
+        let kind = if enum64 { 19 } else { 6 };
+        types.extend([
+            enum_name,
+            (kind << 24) | values.len() as u32,
+            if enum64 { 8 } else { 4 },
+        ]);
+        for (name_off, value) in enumerators {
+            types.push(name_off);
+            types.push(value as u32);
+            if enum64 {
+                types.push((value >> 32) as u32);
+            }
+        }
+        let word = |v: u32| {
+            if little {
+                v.to_le_bytes()
+            } else {
+                v.to_be_bytes()
+            }
+        };
+        let type_len = (types.len() * 4) as u32;
+        let mut btf = Vec::new();
+        btf.extend_from_slice(&if little {
+            0xeb9fu16.to_le_bytes()
+        } else {
+            0xeb9fu16.to_be_bytes()
+        });
+        btf.extend_from_slice(&[1, 0]);
+        for v in [24, 0, type_len, type_len, strings.len() as u32] {
+            btf.extend_from_slice(&word(v));
+        }
+        for v in types {
+            btf.extend_from_slice(&word(v));
+        }
+        btf.extend_from_slice(&strings);
+        btf
+    }
+
+    fn kernel_btf() -> Vec<u8> {
+        raw_btf("bpf_func_id", KERNEL_IDS, false, true)
+    }
+
+    fn rust_type(c: &str) -> Result<String, String> {
+        parse_ctype(c)?.to_rust(&mut BTreeSet::new())
+    }
+
+    #[test]
+    fn c_types_map_to_rust() {
+        for (c, rust) in [
+            ("u64", "u64"),
+            ("__u64", "u64"),
+            ("long", "i64"),
+            ("int", "i32"),
+            ("s32", "i32"),
+            ("__be16", "u16"),
+            ("__wsum", "u32"),
+            ("size_t", "u64"),
+            ("void *", "*mut c_void"),
+            ("const void *", "*const c_void"),
+            ("char *", "*mut c_char"),
+            ("const char *", "*const c_char"),
+            ("unsigned long *", "*mut u64"),
+            ("__be32 *", "*mut u32"),
+            ("struct bpf_map *", "*mut bpf_map"),
+            ("const struct bpf_dynptr *", "*const bpf_dynptr"),
+            ("void **", "*mut *mut c_void"),
+            ("void * const", "*mut c_void"),
+        ] {
+            assert_eq!(rust_type(c).as_deref(), Ok(rust), "{c}");
+        }
+        let mut records = BTreeSet::new();
+        let ty = parse_ctype("struct sk_buff *").and_then(|t| t.to_rust(&mut records));
+        assert_eq!(ty.as_deref(), Ok("*mut sk_buff"));
+        assert!(
+            records.contains("sk_buff"),
+            "pointed-at structs get an opaque declaration"
+        );
+    }
+
+    #[test]
+    fn unmappable_c_types_are_errors_not_guesses() {
+        assert!(rust_type("foo_t").unwrap_err().contains("foo_t"));
+        assert!(rust_type("struct sk_buff")
+            .unwrap_err()
+            .contains("by value"));
+        assert!(rust_type("void").is_err());
+        assert!(rust_type("").is_err());
+    }
+
+    #[test]
+    fn prototypes_parse_including_varargs_function_pointers_and_arrays() {
+        let (name, signature) = parse_prototype(
+            "long bpf_map_update_elem(struct bpf_map *map, const void *key, const void *value, u64 flags)",
+        )
+        .unwrap();
+        assert_eq!(name, "map_update_elem");
+        assert_eq!(signature.params.len(), 4);
+        assert_eq!(signature.params[3].name.as_deref(), Some("flags"));
+        assert_eq!(signature.params[1].ty, parse_ctype("const void *").unwrap());
+        assert!(!signature.variadic);
+
+        let (_, printk) =
+            parse_prototype("long bpf_trace_printk(const char *fmt, u32 fmt_size, ...)").unwrap();
+        assert!(printk.variadic);
+        assert_eq!(printk.params.len(), 2);
+
+        let (name, none) = parse_prototype("u64 bpf_ktime_get_ns(void)").unwrap();
+        assert_eq!(name, "ktime_get_ns");
+        assert!(none.params.is_empty());
+
+        let (_, callback) =
+            parse_prototype("long bpf_loop(u32 nr_loops, long (*callback_fn)(u32 index, void *ctx), void *ctx, u64 flags)")
+                .unwrap();
+        assert_eq!(callback.params.len(), 4);
+        assert_eq!(callback.params[1].name.as_deref(), Some("callback_fn"));
+        assert_eq!(callback.params[1].ty.base, Base::Function);
+
+        let (_, unnamed) = parse_prototype("u32 bpf_x(u32, unsigned long, u8 bytes[16])").unwrap();
+        assert_eq!(unnamed.params[0].name, None);
+        assert_eq!(unnamed.params[1].ty.base, Base::Integer("u64"));
+        assert_eq!(unnamed.params[2].ty.pointer_depth, 1);
+
+        assert!(parse_prototype("long not_a_helper(u32 x)").is_err());
+        assert!(parse_prototype("long bpf_broken(u32 x").is_err());
+    }
+
+    #[test]
+    fn the_doc_block_yields_prototypes_and_first_paragraphs() {
+        let docs = parse_helper_docs(HEADER).unwrap();
+        let names: Vec<&str> = docs.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "map_lookup_elem",
+                "trace_printk",
+                "get_socket_cookie",
+                "get_socket_cookie",
+                "for_each_map_elem",
+                "ktime_get_ns",
+                "old_gone"
+            ]
+        );
+        let lookup = &docs[0];
+        assert_eq!(
+            lookup.description.as_deref(),
+            Some("Perform a lookup in *map* for an entry associated to *key*. Second line of \\[the\\] first paragraph.")
+        );
+        assert_eq!(
+            lookup.returns.as_deref(),
+            Some("Map value associated to *key*, or **NULL** if no entry was found.")
+        );
+        assert_eq!(
+            docs[1].description.as_deref(),
+            Some("A printk; see **bpf_probe_read_user**() and <https://example.invalid/doc>.")
+        );
+        let split = &docs[4];
+        assert!(
+            split
+                .prototype
+                .ends_with("void *ctx, unsigned long *flags)"),
+            "{}",
+            split.prototype
+        );
+        assert_eq!(split.signature.params.len(), 4);
+    }
+
+    #[test]
+    fn a_header_without_the_doc_block_is_rejected() {
+        assert!(parse_helper_docs("#define X 1\n")
+            .unwrap_err()
+            .contains(DOCS_START));
+    }
+
+    #[test]
+    fn the_mapper_gives_ids_in_both_header_styles() {
+        let explicit = parse_func_mapper(HEADER).unwrap();
+        assert_eq!(explicit.get(1), Some(&("map_lookup_elem".to_string(), 1)));
+        assert_eq!(explicit.last(), Some(&("old_gone".to_string(), 300)));
+        // Before 6.2 the ids are positions.
+        let positional = parse_func_mapper(
+            "#define __BPF_FUNC_MAPPER(FN)\t\\\n\tFN(unspec),\t\\\n\tFN(map_lookup_elem),\t\\\n\tFN(map_update_elem),\t\\\n\t/* */\n#define OTHER(FN) FN(nope),\n",
+        )
+        .unwrap();
+        let expected: Vec<(String, u32)> = [
+            ("unspec", 0),
+            ("map_lookup_elem", 1),
+            ("map_update_elem", 2),
+        ]
+        .iter()
+        .map(|(n, i)| (n.to_string(), *i))
+        .collect();
+        assert_eq!(positional, expected);
+        assert!(parse_func_mapper("nothing here").is_err());
+    }
+
+    #[test]
+    fn raw_btf_enums_are_read_in_both_byte_orders_and_widths() {
+        let values = [("A", 0), ("B", 7), ("C", -1)];
+        for (enum64, little) in [(false, true), (false, false), (true, true), (true, false)] {
+            let btf = raw_btf("letters", &values, enum64, little);
+            let read = btf_enum_values(&btf, "letters").unwrap();
+            let expected: Vec<(String, i64)> =
+                values.iter().map(|(n, v)| (n.to_string(), *v)).collect();
+            assert_eq!(read, expected, "enum64 {enum64}, little {little}");
+            assert!(btf_enum_values(&btf, "absent")
+                .unwrap_err()
+                .contains("absent"));
+        }
+    }
+
+    #[test]
+    fn truncated_btf_is_an_error_not_a_panic() {
+        let btf = kernel_btf();
+        for len in 0..btf.len() {
+            let truncated = btf.get(..len).unwrap();
+            // Too short to hold the enum: every prefix must fail cleanly.
+            assert!(kernel_func_ids(truncated).is_err(), "prefix of {len} bytes");
+        }
+    }
+
+    #[test]
+    fn kernel_ids_come_from_raw_btf_or_its_c_dump() {
+        let from_raw = kernel_func_ids(&kernel_btf()).unwrap();
+        let dump = "enum other { X = 1 };\nenum bpf_func_id {\n\tBPF_FUNC_unspec = 0,\n\tBPF_FUNC_map_lookup_elem = 1,\n\tBPF_FUNC_ktime_get_ns = 5,\n\tBPF_FUNC_trace_printk = 6,\n\tBPF_FUNC_get_socket_cookie = 46,\n\tBPF_FUNC_for_each_map_elem = 164,\n\tBPF_FUNC_brand_new = 212,\n\t__BPF_FUNC_MAX_ID = 213,\n};\n";
+        let from_dump = kernel_func_ids(dump.as_bytes()).unwrap();
+        assert_eq!(from_raw, from_dump);
+        assert_eq!(from_raw.first(), Some(&("unspec".to_string(), 0)));
+        assert_eq!(from_raw.last(), Some(&("brand_new".to_string(), 212)));
+        assert!(!from_raw.iter().any(|(name, _)| name.contains("MAX")));
+    }
+
+    #[test]
+    fn generation_follows_the_kernel_and_types_what_the_header_documents() {
+        let generated = generate(HEADER, &kernel_btf()).unwrap();
+        let source = &generated.source;
+        assert!(source.contains("pub const BPF_FUNC_map_lookup_elem: u32 = 1;"));
+        assert!(source.contains(
+            "pub unsafe fn bpf_map_lookup_elem(map: *mut bpf_map, key: *const c_void) -> *mut c_void {"
+        ));
+        assert!(source.contains("core::mem::transmute(1usize)"));
+        assert!(source.contains("pub unsafe fn bpf_ktime_get_ns() -> u64 {"));
+        // Varargs become u64 registers up to five arguments.
+        assert!(source.contains(
+            "pub unsafe fn bpf_trace_printk(fmt: *const c_char, fmt_size: u32, arg3: u64, arg4: u64, arg5: u64) -> i64 {"
+        ));
+        // Overloads differing in the context pointer take an untyped pointer.
+        assert!(source.contains("pub unsafe fn bpf_get_socket_cookie(arg1: *mut c_void) -> u64 {"));
+        assert!(source.contains("Variant `u64 bpf_get_socket_cookie(struct sock *sk)`"));
+        // Function pointers are addresses.
+        assert!(source.contains(
+            "pub unsafe fn bpf_for_each_map_elem(map: *mut bpf_map, callback_fn: *mut c_void, ctx: *mut c_void, flags: *mut u64) -> i64 {"
+        ));
+        // In the kernel, not documented: untyped. Documented, not in the kernel: left out.
+        assert!(source.contains("pub const BPF_FUNC_brand_new: u32 = 212;"));
+        assert!(source.contains(
+            "pub unsafe fn bpf_brand_new(arg1: u64, arg2: u64, arg3: u64, arg4: u64, arg5: u64) -> u64 {"
+        ));
+        assert!(!source.contains("fn bpf_old_gone"));
+        assert!(source.contains("left out: old_gone"));
+        assert!(!source.contains("fn bpf_unspec"));
+        assert!(source.contains("pub struct bpf_map {"));
+        // Only records a binding still names are declared: the merged overloads name none.
+        assert!(!source.contains("pub struct sk_buff") && !source.contains("pub struct sock "));
+        assert_eq!(
+            generated.summary,
+            "6 helpers, 5 typed, 1 untyped (brand_new (212))"
+        );
+    }
+
+    #[test]
+    fn generation_is_deterministic_and_tracks_its_inputs() {
+        let once = generate(HEADER, &kernel_btf()).unwrap();
+        let twice = generate(HEADER, &kernel_btf()).unwrap();
+        assert_eq!(once.source, twice.source);
+        let mut other_ids = KERNEL_IDS.to_vec();
+        other_ids.push(("BPF_FUNC_newer", 213));
+        let other = generate(HEADER, &raw_btf("bpf_func_id", &other_ids, false, true)).unwrap();
+        assert_ne!(once.fingerprint, other.fingerprint);
+        assert!(once
+            .source
+            .contains(&format!("{FINGERPRINT_PREFIX}{}", once.fingerprint)));
+    }
+
+    #[test]
+    fn a_header_disagreeing_with_the_kernel_on_an_id_is_rejected() {
+        let mut ids = KERNEL_IDS.to_vec();
+        ids[1] = ("BPF_FUNC_map_lookup_elem", 2);
+        let error = generate(HEADER, &raw_btf("bpf_func_id", &ids, false, true)).unwrap_err();
+        assert!(
+            error.contains("map_lookup_elem") && error.contains("id 1"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn doc_wrapping_never_starts_a_line_with_block_syntax_or_splits_code() {
+        let text = "a list - like dash, 1. numbered # hash > quote and `void *` with `long x(u32 a, u64 b)` end";
+        for width in 1..40 {
+            for line in wrap(text, width) {
+                assert!(
+                    !(line.starts_with("- ")
+                        || line.starts_with("1. ")
+                        || line.starts_with('#')
+                        || line.starts_with('>')),
+                    "width {width}: {line:?}"
+                );
+                assert_eq!(line.matches('`').count() % 2, 0, "width {width}: {line:?}");
+            }
+        }
+        assert_eq!(wrap("one two three", 7), ["one two", "three"]);
+    }
+
+    #[test]
+    fn arguments_parse() {
+        let args =
+            |list: &[&str]| parse_args(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            args(&[]),
+            Ok(Options {
+                bpf_h: PathBuf::from(DEFAULT_BPF_H),
+                btf: PathBuf::from(DEFAULT_BTF),
+                check: false
+            })
+        );
+        assert_eq!(
+            args(&["--bpf-h", "a.h", "--btf", "b", "--check"]),
+            Ok(Options {
+                bpf_h: PathBuf::from("a.h"),
+                btf: PathBuf::from("b"),
+                check: true
+            })
+        );
+        assert!(args(&["--btf"]).is_err());
+        assert!(args(&["--frobnicate"]).is_err());
+    }
+
+    #[test]
+    fn check_fails_on_a_stale_file_and_defers_on_other_inputs() {
+        let dir = crate::TempDir::new("helpers-check").unwrap();
+        let path = dir.path.join("generated.rs");
+        let current = format!("{FINGERPRINT_PREFIX}abc\nfn a() {{}}\n");
+        std::fs::write(&path, &current).unwrap();
+        assert!(check(&path, &current, "abc").is_ok());
+        let error = check(
+            &path,
+            &format!("{FINGERPRINT_PREFIX}abc\nfn b() {{}}\n"),
+            "abc",
+        )
+        .unwrap_err();
+        assert!(
+            error.contains("stale") && error.contains("line 2"),
+            "{error}"
+        );
+        // Generated here from another header or kernel: not comparable, so not a failure.
+        assert!(check(
+            &path,
+            &format!("{FINGERPRINT_PREFIX}xyz\nfn b() {{}}\n"),
+            "xyz"
+        )
+        .is_ok());
+        assert!(check(&dir.path.join("missing.rs"), &current, "abc").is_err());
+    }
+
+    /// Compiles `generated` as a module of a `#![no_std]` library for the host, warnings denied.
+    fn compile_for_host(label: &str, generated: &str) -> Result<(), String> {
+        let dir = crate::TempDir::new(label)?;
+        std::fs::write(dir.path.join("generated.rs"), generated).map_err(|e| e.to_string())?;
+        std::fs::write(dir.path.join("lib.rs"), "#![no_std]\npub mod generated;\n")
+            .map_err(|e| e.to_string())?;
+        let output = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string()))
+            .args([
+                "--edition",
+                "2021",
+                "--crate-type",
+                "lib",
+                "-D",
+                "warnings",
+                "--out-dir",
+            ])
+            .arg(&dir.path)
+            .arg(dir.path.join("lib.rs"))
+            .output()
+            .map_err(|e| format!("running rustc: {e}"))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&output.stderr).into_owned())
+        }
+    }
+
+    #[test]
+    fn generated_code_from_the_miniature_header_compiles_as_no_std() {
+        let generated = generate(HEADER, &kernel_btf()).unwrap();
+        let formatted = rustfmt(&generated.source, &crate::workspace_root()).unwrap();
+        compile_for_host("helpers-mini", &formatted).unwrap();
+    }
+
+    fn committed_bindings() -> String {
+        let path = crate::workspace_root().join(OUTPUT);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+    }
+
+    #[test]
+    fn the_committed_bindings_compile_as_no_std_on_the_host() {
+        compile_for_host("helpers-committed", &committed_bindings()).unwrap();
+    }
+
+    /// Every `bpf_<name>` in the committed file with its argument count and `BPF_FUNC_<name>` id.
+    fn committed_helpers(source: &str) -> Vec<(String, usize, u32)> {
+        let mut ids = BTreeMap::new();
+        for line in source.lines() {
+            if let Some(rest) = line.strip_prefix("pub const BPF_FUNC_") {
+                let (name, id) = rest.split_once(": u32 = ").unwrap();
+                ids.insert(
+                    name.to_string(),
+                    id.trim_end_matches(';').parse::<u32>().unwrap(),
+                );
+            }
+        }
+        let mut helpers = Vec::new();
+        for (index, _) in source.match_indices("pub unsafe fn bpf_") {
+            let rest = &source[index + "pub unsafe fn bpf_".len()..];
+            let open = rest.find('(').unwrap();
+            let name = &rest[..open];
+            let close = open + rest[open..].find(')').unwrap();
+            let arity = rest[open..close].matches(':').count();
+            helpers.push((name.to_string(), arity, ids[name]));
+        }
+        assert_eq!(helpers.len(), ids.len(), "one function per id constant");
+        helpers
+    }
+
+    #[test]
+    fn the_committed_bindings_call_each_helper_by_its_id_on_bpf() {
+        const TEST: &str = "the_committed_bindings_call_each_helper_by_its_id_on_bpf";
+        let sysroot = Command::new("rustc")
+            .args(["+nightly", "--print", "sysroot"])
+            .env_remove("RUSTUP_TOOLCHAIN")
+            .output()
+            .ok()
+            .filter(|output| output.status.success())
+            .map(|output| PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()));
+        let has_rust_src = sysroot
+            .as_ref()
+            .is_some_and(|root| root.join("lib/rustlib/src/rust/library/core").is_dir());
+        if !has_rust_src {
+            assert!(
+                std::env::var("BPFKIT_REQUIRE_EBPF_TOOLCHAIN").as_deref() != Ok("1"),
+                "{TEST}: needs the nightly toolchain with rust-src"
+            );
+            println!("skipped: {TEST}: needs the nightly toolchain with rust-src");
+            return;
+        }
+        let source = committed_bindings();
+        let helpers = committed_helpers(&source);
+        let dir = crate::TempDir::new("helpers-bpf").unwrap();
+        std::fs::create_dir_all(dir.path.join("src")).unwrap();
+        std::fs::write(dir.path.join("src/generated.rs"), &source).unwrap();
+        std::fs::write(
+            dir.path.join("Cargo.toml"),
+            "[package]\nname = \"helpers-bpf-check\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
+             [workspace]\n[profile.release]\npanic = \"abort\"\n",
+        )
+        .unwrap();
+        // One probe per helper, calling it with zeroed arguments; each must become `call <id>`.
+        let mut lib = String::from("#![no_std]\npub mod generated;\n");
+        for (name, arity, _) in &helpers {
+            let args = vec!["core::mem::zeroed()"; *arity].join(", ");
+            let _ = writeln!(
+                lib,
+                "#[no_mangle]\npub fn probe_{name}() {{ unsafe {{ let _ = generated::bpf_{name}({args}); }} }}"
+            );
+        }
+        std::fs::write(dir.path.join("src/lib.rs"), lib).unwrap();
+        let output = Command::new("cargo")
+            .args([
+                "+nightly",
+                "rustc",
+                "--release",
+                "--target",
+                "bpfel-unknown-none",
+                "-Z",
+                "build-std=core",
+            ])
+            .args(["--", "--emit=asm", "-D", "warnings"])
+            .current_dir(&dir.path)
+            .env("CARGO_TARGET_DIR", dir.path.join("target"))
+            .env_remove("RUSTUP_TOOLCHAIN")
+            .env_remove("RUSTC")
+            .env_remove("RUSTC_WRAPPER")
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let deps = dir.path.join("target/bpfel-unknown-none/release/deps");
+        let asm_path = std::fs::read_dir(&deps)
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .find(|path| path.extension().is_some_and(|ext| ext == "s"))
+            .expect("rustc wrote no assembly");
+        let asm = std::fs::read_to_string(asm_path).unwrap();
+        for (name, _, id) in &helpers {
+            let label = format!("\nprobe_{name}:\n");
+            let start = asm
+                .find(&label)
+                .unwrap_or_else(|| panic!("no probe_{name} in the assembly"));
+            let body = &asm[start + label.len()..];
+            let body = &body[..body.find("\n\texit").unwrap_or(body.len())];
+            let calls: Vec<&str> = body
+                .lines()
+                .filter(|line| line.trim_start().starts_with("call "))
+                .collect();
+            assert_eq!(calls, [format!("\tcall {id}")], "bpf_{name}");
+        }
+    }
 }
