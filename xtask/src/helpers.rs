@@ -254,14 +254,16 @@ pub fn generate(header: &str, btf: &[u8]) -> Result<Generated, String> {
          pointers to `*mut c_void`, and the variadic tail of `bpf_trace_printk` to `u64` \
          arguments up to the five that eBPF passes.\n\
          \n\
-         {} helpers (highest id {highest}): {typed} with their documented signature, {} \
-         untyped because `bpf.h` does not document them{}.{}",
+         {} helpers (highest id {highest}): {typed} with their documented signature{}.{}",
         typed + untyped.len(),
-        untyped.len(),
         if untyped.is_empty() {
             String::new()
         } else {
-            format!(" ({})", untyped.join(", "))
+            format!(
+                ", {} untyped because `bpf.h` does not document them ({})",
+                untyped.len(),
+                untyped.join(", ")
+            )
         },
         if unknown_to_kernel.is_empty() {
             String::new()
@@ -427,12 +429,13 @@ fn merge_overloads(variants: &[&HelperDoc]) -> Result<Signature, String> {
 
 /// Emits the id constant and the binding of a helper the header does not document.
 fn emit_untyped(out: &mut String, name: &str, id: u32) {
-    let docs = [format!(
+    let docs = [
         "The kernel knows this helper, but the `bpf.h` these bindings were generated from does \
          not document it, so its signature is untyped: pass every argument as a `u64` (the \
          kernel ignores the ones past the helper's own count) and read the result as a `u64`. \
          See the helper's documentation in a newer `include/uapi/linux/bpf.h`."
-    )];
+            .to_string(),
+    ];
     let params: Vec<(String, String)> = (1..=MAX_HELPER_ARGS)
         .map(|index| (format!("arg{index}"), "u64".to_string()))
         .collect();
