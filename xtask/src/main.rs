@@ -13,6 +13,7 @@
 
 mod compat;
 mod elf;
+mod helpers;
 mod progs;
 
 use std::path::PathBuf;
@@ -36,6 +37,8 @@ fn main() -> ExitCode {
         Some("check-test-progs") => progs::check(&root),
         Some("compat") => compat::parse_args(args.get(1..).unwrap_or_default())
             .and_then(|options| compat::run(&root, &options)),
+        Some("gen-helpers") => helpers::parse_args(args.get(1..).unwrap_or_default())
+            .and_then(|options| helpers::run(&root, &options)),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
