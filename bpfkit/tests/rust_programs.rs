@@ -122,6 +122,222 @@ fn rust_objects_parse_like_clang_ones() {
     );
 }
 
+/// Every program macro of bpfkit-ebpf (one program each in `sections.bpf.o`) emits the section
+/// name libbpf uses, which bpfkit-obj's libbpf-derived section table maps to the program type and
+/// expected attach type libbpf would give it.
+#[test]
+fn rust_program_macros_emit_libbpf_section_names() {
+    use bpfkit::obj::consts::*;
+    let object = parse("rust/sections.bpf.o");
+    // (program, section, program type, expected attach type)
+    let expected: [(&str, &str, u32, Option<u32>); 27] = [
+        ("sec_xdp", "xdp", BPF_PROG_TYPE_XDP, None),
+        ("sec_tc", "tc", BPF_PROG_TYPE_SCHED_CLS, None),
+        ("sec_socket", "socket", BPF_PROG_TYPE_SOCKET_FILTER, None),
+        (
+            "sec_tracepoint",
+            "tracepoint/sched/sched_process_exec",
+            BPF_PROG_TYPE_TRACEPOINT,
+            None,
+        ),
+        (
+            "sec_raw_tracepoint",
+            "raw_tp/sys_enter",
+            BPF_PROG_TYPE_RAW_TRACEPOINT,
+            None,
+        ),
+        (
+            "sec_btf_tracepoint",
+            "tp_btf/sched_switch",
+            BPF_PROG_TYPE_TRACING,
+            Some(BPF_TRACE_RAW_TP),
+        ),
+        (
+            "sec_kprobe",
+            "kprobe/do_unlinkat",
+            BPF_PROG_TYPE_KPROBE,
+            None,
+        ),
+        (
+            "sec_kretprobe",
+            "kretprobe/do_unlinkat",
+            BPF_PROG_TYPE_KPROBE,
+            None,
+        ),
+        ("sec_uprobe", "uprobe", BPF_PROG_TYPE_KPROBE, None),
+        ("sec_uretprobe", "uretprobe", BPF_PROG_TYPE_KPROBE, None),
+        (
+            "sec_fentry",
+            "fentry/do_unlinkat",
+            BPF_PROG_TYPE_TRACING,
+            Some(BPF_TRACE_FENTRY),
+        ),
+        (
+            "sec_fexit",
+            "fexit/do_unlinkat",
+            BPF_PROG_TYPE_TRACING,
+            Some(BPF_TRACE_FEXIT),
+        ),
+        (
+            "sec_lsm",
+            "lsm/file_open",
+            BPF_PROG_TYPE_LSM,
+            Some(BPF_LSM_MAC),
+        ),
+        (
+            "sec_perf_event",
+            "perf_event",
+            BPF_PROG_TYPE_PERF_EVENT,
+            None,
+        ),
+        (
+            "sec_cgroup_skb",
+            "cgroup_skb/ingress",
+            BPF_PROG_TYPE_CGROUP_SKB,
+            Some(BPF_CGROUP_INET_INGRESS),
+        ),
+        (
+            "sec_cgroup_sock",
+            "cgroup/sock_create",
+            BPF_PROG_TYPE_CGROUP_SOCK,
+            Some(BPF_CGROUP_INET_SOCK_CREATE),
+        ),
+        (
+            "sec_cgroup_sock_addr",
+            "cgroup/connect4",
+            BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
+            Some(BPF_CGROUP_INET4_CONNECT),
+        ),
+        (
+            "sec_cgroup_sockopt",
+            "cgroup/getsockopt",
+            BPF_PROG_TYPE_CGROUP_SOCKOPT,
+            Some(BPF_CGROUP_GETSOCKOPT),
+        ),
+        (
+            "sec_cgroup_sysctl",
+            "cgroup/sysctl",
+            BPF_PROG_TYPE_CGROUP_SYSCTL,
+            Some(BPF_CGROUP_SYSCTL),
+        ),
+        (
+            "sec_cgroup_device",
+            "cgroup/dev",
+            BPF_PROG_TYPE_CGROUP_DEVICE,
+            Some(BPF_CGROUP_DEVICE),
+        ),
+        (
+            "sec_sock_ops",
+            "sockops",
+            BPF_PROG_TYPE_SOCK_OPS,
+            Some(BPF_CGROUP_SOCK_OPS),
+        ),
+        (
+            "sec_sk_msg",
+            "sk_msg",
+            BPF_PROG_TYPE_SK_MSG,
+            Some(BPF_SK_MSG_VERDICT),
+        ),
+        (
+            "sec_stream_parser",
+            "sk_skb/stream_parser",
+            BPF_PROG_TYPE_SK_SKB,
+            Some(BPF_SK_SKB_STREAM_PARSER),
+        ),
+        (
+            "sec_stream_verdict",
+            "sk_skb/stream_verdict",
+            BPF_PROG_TYPE_SK_SKB,
+            Some(BPF_SK_SKB_STREAM_VERDICT),
+        ),
+        (
+            "sec_sk_lookup",
+            "sk_lookup",
+            BPF_PROG_TYPE_SK_LOOKUP,
+            Some(BPF_SK_LOOKUP),
+        ),
+        (
+            "sec_flow_dissector",
+            "flow_dissector",
+            BPF_PROG_TYPE_FLOW_DISSECTOR,
+            Some(BPF_FLOW_DISSECTOR),
+        ),
+        (
+            "sec_iter",
+            "iter/task",
+            BPF_PROG_TYPE_TRACING,
+            Some(BPF_TRACE_ITER),
+        ),
+    ];
+    for (name, section, prog_type, attach_type) in expected {
+        let program = object
+            .program(name)
+            .unwrap_or_else(|| panic!("no program {name}"));
+        assert_eq!(program.section_name, section, "{name}");
+        let definition = program
+            .section
+            .as_ref()
+            .unwrap_or_else(|| panic!("{name}: section {section} not recognised"));
+        assert_eq!(definition.prog_type, prog_type, "{name}: program type");
+        if attach_type.is_some() {
+            assert_eq!(
+                definition.expected_attach_type, attach_type,
+                "{name}: attach type"
+            );
+        }
+    }
+    assert_eq!(object.programs.len(), 27, "one program per macro");
+
+    let recent = object.map("recent").expect("LRU hash `recent`");
+    assert_eq!(
+        (
+            recent.map_type,
+            recent.key_size,
+            recent.value_size,
+            recent.max_entries
+        ),
+        (BPF_MAP_TYPE_LRU_HASH, 4, 8, 128)
+    );
+    let per_cpu = object.map("per_cpu_hits").expect("per-CPU array");
+    assert_eq!(
+        (
+            per_cpu.map_type,
+            per_cpu.key_size,
+            per_cpu.value_size,
+            per_cpu.max_entries
+        ),
+        (BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, 4)
+    );
+}
+
+/// The programs of `sections.bpf.o` pass the verifier, one by one. fentry, fexit and LSM are
+/// left out: this kernel refuses BPF trampolines with EPERM to every loader (bpftool cannot load
+/// the C `fentry_unlink` either, see `objects/realworld/bpftool-compat.txt`).
+#[test]
+fn rust_section_programs_load() {
+    require_root!();
+    let trampolines = ["sec_fentry", "sec_fexit", "sec_lsm"];
+    let mut ebpf = EbpfLoader::new()
+        .autoload(false)
+        .load(&common::object("rust/sections.bpf.o"))
+        .expect("creating the maps");
+    let names: Vec<String> = parse("rust/sections.bpf.o")
+        .programs
+        .iter()
+        .map(|p| p.name.clone())
+        .filter(|name| !trampolines.contains(&name.as_str()))
+        .collect();
+    assert_eq!(names.len(), 24);
+    for name in &names {
+        ebpf.load_program(name)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            ebpf.program(name).expect("program").data().is_loaded(),
+            "{name}"
+        );
+    }
+}
+
 /// XDP: pings across a veth pair are counted under ICMP by the Rust program, in the same map
 /// layout the C program uses.
 #[test]
