@@ -189,6 +189,29 @@ impl SkBuffContext {
         u16::from_be(unsafe { (*self.skb).protocol } as u16)
     }
 
+    /// Copies the `T` at `offset` bytes into the packet (linear or not) with
+    /// `bpf_skb_load_bytes`, or returns the kernel's negative error when the packet is shorter.
+    /// Works in every socket-buffer program type, socket filters included.
+    #[inline(always)]
+    pub fn load_bytes<T: Copy>(&self, offset: u32) -> Result<T, i64> {
+        let mut value = core::mem::MaybeUninit::<T>::uninit();
+        // SAFETY: the destination is a writable local of size_of::<T>() bytes; the helper checks
+        // the packet bounds itself.
+        let rc = unsafe {
+            crate::helpers::bpf_skb_load_bytes(
+                self.skb.cast_const().cast(),
+                offset,
+                value.as_mut_ptr().cast(),
+                size_of::<T>() as u32,
+            )
+        };
+        if rc < 0 {
+            return Err(rc);
+        }
+        // SAFETY: the helper succeeded, so every byte of the value was written.
+        Ok(unsafe { value.assume_init() })
+    }
+
     /// The start of the linear packet data, as an address.
     #[inline(always)]
     pub fn data(&self) -> usize {

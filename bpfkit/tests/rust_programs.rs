@@ -18,14 +18,15 @@ use bpfkit::obj::consts::{
 };
 use bpfkit::obj::maps::MapKind;
 use bpfkit::obj::Object;
-use bpfkit::programs::{LinkOrder, SchedClassifier, TcAttachType, Xdp, XdpFlags};
+use bpfkit::programs::{LinkOrder, SchedClassifier, SocketFilter, TcAttachType, Xdp, XdpFlags};
 use bpfkit::sys::{LinkCreate, LinkExtra, LinkTarget};
 use bpfkit::{Ebpf, EbpfLoader};
 use common::VethPair;
 
 /// The Rust objects, relative to `tests/objects`.
-const RUST_OBJECTS: [&str; 3] = [
+const RUST_OBJECTS: [&str; 4] = [
     "rust/xdp_count.bpf.o",
+    "rust/socket_filter.bpf.o",
     "rust/tc_drop.bpf.o",
     "rust/tracepoint_events.bpf.o",
 ];
@@ -420,6 +421,39 @@ fn rust_tc_drops_the_udp_port_set_in_rodata() {
     let dropped: u64 = ebpf.global("dropped").expect("dropped");
     let passed: u64 = ebpf.global("passed_udp").expect("passed_udp");
     assert_eq!((dropped, passed), (DATAGRAMS as u64, DATAGRAMS as u64));
+}
+
+/// Socket filter: on a loopback UDP socket, the Rust filter drops the datagrams whose payload
+/// starts with 'x' (read with `bpf_skb_load_bytes`, as socket filters cannot read the packet
+/// directly) and counts kept and dropped ones.
+#[test]
+fn rust_socket_filter_drops_datagrams_starting_with_x() {
+    require_root!();
+    let mut ebpf = Ebpf::load(&common::object("rust/socket_filter.bpf.o")).expect("loading");
+    let receiver = common::udp_socket(std::net::Ipv4Addr::LOCALHOST, 0);
+    let address = receiver.local_addr().expect("local_addr");
+    let sender =
+        std::net::UdpSocket::bind((std::net::Ipv4Addr::LOCALHOST, 0)).expect("bind sender");
+    let filter: &mut SocketFilter = ebpf
+        .program_mut("udp_filter")
+        .expect("program")
+        .try_into()
+        .expect("a socket filter");
+    let link = filter.attach(&receiver).expect("SO_ATTACH_BPF");
+    for payload in [b"keep 1".as_slice(), b"xdrop", b"keep 2 x", b"x"] {
+        sender.send_to(payload, address).expect("send");
+    }
+    assert_eq!(
+        common::drain(&receiver),
+        vec![b"keep 1".to_vec(), b"keep 2 x".to_vec()]
+    );
+    drop(link);
+    let stats: Array<_, u64> =
+        Array::try_from(ebpf.map("filter_stats").expect("map")).expect("an array");
+    assert_eq!(
+        (stats.get(0).expect("kept"), stats.get(1).expect("dropped")),
+        (2, 2)
+    );
 }
 
 /// A tracefs mounted on a private temporary directory (the machine's own may be unmounted);

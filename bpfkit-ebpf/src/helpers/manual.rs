@@ -59,6 +59,10 @@ helper!(
     16 fn bpf_get_current_comm(buf: *mut c_void, size_of_buf: u32) -> i64
 );
 helper!(
+    /// `long bpf_skb_load_bytes(const void *skb, u32 offset, void *to, u32 len)` (helper 26).
+    26 fn bpf_skb_load_bytes(skb: *const c_void, offset: u32, to: *mut c_void, len: u32) -> i64
+);
+helper!(
     /// `long bpf_probe_read_user(void *dst, u32 size, const void *unsafe_ptr)` (helper 112).
     112 fn bpf_probe_read_user(dst: *mut c_void, size: u32, unsafe_ptr: *const c_void) -> i64
 );
