@@ -101,6 +101,10 @@ fn rust_objects_parse_like_clang_ones() {
         program.section.as_ref().map(|s| s.prog_type),
         Some(BPF_PROG_TYPE_TRACEPOINT)
     );
+    let calls_seen = tracepoint
+        .global_variable("calls_seen")
+        .expect("global calls_seen");
+    assert_eq!(tracepoint.maps[calls_seen.map_index].name, ".data");
     let events = tracepoint.map("events").expect("ring buffer `events`");
     assert_eq!(
         (
@@ -666,7 +670,8 @@ fn decode_event(record: &[u8]) -> (u32, u32, u64, Vec<u8>) {
 
 /// Tracepoint: every `getppid` this thread makes while the Rust program is attached becomes one
 /// ring buffer record naming this process and thread (other threads' and processes' calls are
-/// filtered out by the tid user space put in `.rodata`), and the `stats` array counts them.
+/// filtered out by the tid user space put in `.rodata`), the `stats` array counts them, and so
+/// does the `.data` counter `calls_seen` from the start value user space set before load.
 #[test]
 fn rust_tracepoint_writes_ring_buffer_events_for_our_thread() {
     require_root!();
@@ -675,8 +680,10 @@ fn rust_tracepoint_writes_ring_buffer_events_for_our_thread() {
     let tid = gettid();
     let tracefs = Tracefs::new();
     let id = tracefs.tracepoint_id("syscalls", "sys_enter_getppid");
+    const CALLS_SEEN_START: u64 = 7000;
     let ebpf = EbpfLoader::new()
         .set_global("target_tid", &tid, true)
+        .set_global("calls_seen", &CALLS_SEEN_START, true)
         .load(&common::object("rust/tracepoint_events.bpf.o"))
         .expect("loading");
     let program = ebpf.program("getppid_events").expect("program");
@@ -701,6 +708,8 @@ fn rust_tracepoint_writes_ring_buffer_events_for_our_thread() {
     let stats: Array<_, u64> = Array::try_from(ebpf.map("stats").expect("map")).expect("array");
     assert_eq!(stats.get(0).expect("written"), CALLS as u64);
     assert_eq!(stats.get(1).expect("lost"), 0);
+    let calls_seen: u64 = ebpf.global("calls_seen").expect(".data global calls_seen");
+    assert_eq!(calls_seen, CALLS_SEEN_START + CALLS as u64);
 
     let records = drain_ring_buffer(ebpf.map("events").expect("map").fd(), RING_SIZE);
     assert_eq!(records.len(), CALLS, "one record per call");

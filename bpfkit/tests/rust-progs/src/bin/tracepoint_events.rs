@@ -6,6 +6,7 @@
 #![no_main]
 
 use bpfkit_common::{tracepoint_stats, SyscallEvent};
+use bpfkit_ebpf::atomic::Counter;
 use bpfkit_ebpf::helpers::{current_comm_into, current_pid_tgid, ktime_ns};
 use bpfkit_ebpf::macros::{map, tracepoint};
 use bpfkit_ebpf::maps::{Array, RingBuf};
@@ -15,6 +16,11 @@ use bpfkit_rust_test_progs as _;
 /// The thread (kernel pid, user space's tid) to report; 0 reports nothing.
 #[no_mangle]
 static target_tid: u32 = 0;
+
+/// Every call of the traced thread, starting from a non-zero value so that it lands in `.data`
+/// (user space may change the start before load, and reads it after).
+#[no_mangle]
+static calls_seen: Counter = Counter::new(1000);
 
 #[map]
 static events: RingBuf<{ 64 * 1024 }> = RingBuf::new();
@@ -38,6 +44,7 @@ fn getppid_events(_ctx: TracePointContext) -> u32 {
     if wanted == 0 || tid != wanted {
         return 0;
     }
+    calls_seen.add(1);
     let Some(mut entry) = events.reserve::<SyscallEvent>(0) else {
         bump(tracepoint_stats::LOST);
         return 0;
