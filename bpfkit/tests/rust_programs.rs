@@ -24,12 +24,16 @@ use bpfkit::{Ebpf, EbpfLoader};
 use common::VethPair;
 
 /// The Rust objects, relative to `tests/objects`.
-const RUST_OBJECTS: [&str; 4] = [
+const RUST_OBJECTS: [&str; 5] = [
     "rust/xdp_count.bpf.o",
+    "rust/uprobe_count.bpf.o",
     "rust/socket_filter.bpf.o",
     "rust/tc_drop.bpf.o",
     "rust/tracepoint_events.bpf.o",
 ];
+
+/// `PERF_FLAG_FD_CLOEXEC`, for `perf_event_open`.
+const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 1 << 3;
 
 const ICMP: u32 = 1;
 const UDP: u32 = 17;
@@ -530,8 +534,6 @@ fn gettid() -> u32 {
 /// `perf_event_open` of a tracepoint, on CPU 0 for every process (a BPF program attached to a
 /// tracepoint event runs on every CPU regardless).
 fn open_tracepoint_event(id: u64) -> OwnedFd {
-    /// `PERF_FLAG_FD_CLOEXEC`.
-    const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 1 << 3;
     /// `PERF_TYPE_TRACEPOINT`.
     const PERF_TYPE_TRACEPOINT: u32 = 2;
     /// Bytes of the attribute passed: `PERF_ATTR_SIZE_VER5`, known to every kernel with BPF links.
@@ -728,6 +730,147 @@ fn rust_tracepoint_writes_ring_buffer_events_for_our_thread() {
         drain_ring_buffer(ebpf.map("events").expect("map").fd(), RING_SIZE).is_empty(),
         "the consumer position was advanced"
     );
+}
+
+/// The function the uprobe test probes: exported unmangled and never inlined, so it has a
+/// symbol in the test binary and every call really enters it.
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn bpfkit_rust_uprobe_target(value: u64) -> u64 {
+    std::hint::black_box(value).wrapping_add(1)
+}
+
+/// The file offset of the code of function `symbol` in the ELF64 little-endian file `path` (a
+/// uprobe is placed by file offset): the symbol's address, moved from its executable `PT_LOAD`
+/// segment's addresses to that segment's file offsets.
+fn function_file_offset(path: &Path, symbol: &str) -> u64 {
+    let elf = std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let u16_at = |at: usize| u16::from_le_bytes(elf[at..at + 2].try_into().expect("2 bytes"));
+    let u32_at = |at: usize| u32::from_le_bytes(elf[at..at + 4].try_into().expect("4 bytes"));
+    let u64_at = |at: usize| u64::from_le_bytes(elf[at..at + 8].try_into().expect("8 bytes"));
+    let as_usize = |value: u64| usize::try_from(value).expect("fits in usize");
+    assert_eq!(&elf[..6], b"\x7fELF\x02\x01", "an ELF64 little-endian file");
+    // Section headers: find the symbol table (SHT_SYMTAB = 2) and its string table.
+    let (shoff, shentsize, shnum) = (
+        as_usize(u64_at(0x28)),
+        usize::from(u16_at(0x3a)),
+        usize::from(u16_at(0x3c)),
+    );
+    let section = |index: usize| shoff + index * shentsize;
+    let symtab = (0..shnum)
+        .map(section)
+        .find(|&header| u32_at(header + 4) == 2)
+        .expect("the test binary has a symbol table");
+    let strtab = section(as_usize(u64::from(u32_at(symtab + 0x28))));
+    let (symbols, symbols_size) = (
+        as_usize(u64_at(symtab + 0x18)),
+        as_usize(u64_at(symtab + 0x20)),
+    );
+    let strings = as_usize(u64_at(strtab + 0x18));
+    let address = (symbols..symbols + symbols_size)
+        .step_by(24)
+        .find(|&entry| {
+            let name = strings + as_usize(u64::from(u32_at(entry)));
+            elf[name..].split(|&b| b == 0).next() == Some(symbol.as_bytes())
+        })
+        .map(|entry| u64_at(entry + 8))
+        .unwrap_or_else(|| panic!("no symbol {symbol} in {}", path.display()));
+    // Program headers: the executable PT_LOAD (type 1, flag PF_X = 1) holding the address.
+    let (phoff, phentsize, phnum) = (
+        as_usize(u64_at(0x20)),
+        usize::from(u16_at(0x36)),
+        usize::from(u16_at(0x38)),
+    );
+    (0..phnum)
+        .map(|index| phoff + index * phentsize)
+        .find(|&header| {
+            let (vaddr, memsz) = (u64_at(header + 0x10), u64_at(header + 0x28));
+            u32_at(header) == 1
+                && u32_at(header + 4) & 1 != 0
+                && (vaddr..vaddr + memsz).contains(&address)
+        })
+        .map(|header| address - u64_at(header + 0x10) + u64_at(header + 8))
+        .unwrap_or_else(|| panic!("{symbol} is in no executable segment"))
+}
+
+/// `perf_event_open` of a uprobe at `offset` in `binary`, for process `pid` on any CPU.
+fn open_uprobe_event(binary: &Path, offset: u64, pid: libc::pid_t) -> OwnedFd {
+    /// Bytes of the attribute passed: `PERF_ATTR_SIZE_VER5`.
+    const ATTR_SIZE: usize = 112;
+    let pmu_type_file = "/sys/bus/event_source/devices/uprobe/type";
+    let pmu_type: u32 = std::fs::read_to_string(pmu_type_file)
+        .unwrap_or_else(|e| panic!("reading {pmu_type_file}: {e}"))
+        .trim()
+        .parse()
+        .expect("a PMU type number");
+    let path = CString::new(binary.as_os_str().as_encoded_bytes()).expect("path without NUL");
+    let mut attr = [0u8; ATTR_SIZE];
+    attr[0..4].copy_from_slice(&pmu_type.to_ne_bytes());
+    attr[4..8].copy_from_slice(&(ATTR_SIZE as u32).to_ne_bytes());
+    attr[16..24].copy_from_slice(&1u64.to_ne_bytes()); // sample_period
+    attr[48..52].copy_from_slice(&1u32.to_ne_bytes()); // wakeup_events
+    attr[56..64].copy_from_slice(&(path.as_ptr() as u64).to_ne_bytes()); // config1: uprobe_path
+    attr[64..72].copy_from_slice(&offset.to_ne_bytes()); // config2: probe_offset
+                                                         // SAFETY: attr is a perf_event_attr of the size its `size` field states; config1 points at
+                                                         // `path`, a NUL-terminated string alive for the call; pid + any CPU is a valid combination.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_perf_event_open,
+            attr.as_ptr(),
+            pid,
+            -1 as libc::c_int,
+            -1 as libc::c_int,
+            PERF_FLAG_FD_CLOEXEC,
+        )
+    };
+    assert!(
+        fd >= 0,
+        "perf_event_open(uprobe {}+{offset:#x}): {}",
+        binary.display(),
+        std::io::Error::last_os_error()
+    );
+    let fd = i32::try_from(fd).expect("an fd fits in i32");
+    // SAFETY: the kernel just returned this fd, and nothing else owns it.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// Uprobe: the Rust program attached to a function of this test binary counts exactly the calls
+/// this process makes while it is attached.
+#[test]
+fn rust_uprobe_counts_calls_of_a_test_binary_function() {
+    require_root!();
+    const CALLS: u64 = 6;
+    let binary = std::fs::read_link("/proc/self/exe").expect("our binary");
+    let offset = function_file_offset(&binary, "bpfkit_rust_uprobe_target");
+    let pid = std::process::id();
+    let ebpf = EbpfLoader::new()
+        .set_global("target_tgid", &pid, true)
+        .load(&common::object("rust/uprobe_count.bpf.o"))
+        .expect("loading");
+    let program = ebpf.program("count_calls").expect("program");
+    let perf_event = open_uprobe_event(
+        &binary,
+        offset,
+        libc::pid_t::try_from(pid).expect("pid fits"),
+    );
+    let link = bpfkit::sys::link_create(&LinkCreate {
+        prog_fd: program.data().fd().expect("loaded"),
+        target: LinkTarget::Fd(perf_event.as_fd()),
+        attach_type: BPF_PERF_EVENT,
+        flags: 0,
+        extra: LinkExtra::None,
+    })
+    .expect("BPF_LINK_CREATE on the uprobe");
+    let mut sum = 0u64;
+    for i in 0..CALLS {
+        sum = sum.wrapping_add(bpfkit_rust_uprobe_target(i));
+    }
+    drop(link);
+    // Detached: not counted.
+    sum = sum.wrapping_add(bpfkit_rust_uprobe_target(100));
+    assert_eq!(sum, (1..=CALLS).sum::<u64>() + 101);
+    let calls: u64 = ebpf.global("calls").expect("calls");
+    assert_eq!(calls, CALLS);
 }
 
 /// Compatibility: bpftool (libbpf) loads every Rust object, maps and programs alike, and pins
