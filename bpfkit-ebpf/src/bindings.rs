@@ -5,6 +5,8 @@
 pub const BPF_MAP_TYPE_HASH: usize = 1;
 /// `BPF_MAP_TYPE_ARRAY`.
 pub const BPF_MAP_TYPE_ARRAY: usize = 2;
+/// `BPF_MAP_TYPE_PROG_ARRAY`.
+pub const BPF_MAP_TYPE_PROG_ARRAY: usize = 3;
 /// `BPF_MAP_TYPE_PERCPU_ARRAY`.
 pub const BPF_MAP_TYPE_PERCPU_ARRAY: usize = 6;
 /// `BPF_MAP_TYPE_LRU_HASH`.

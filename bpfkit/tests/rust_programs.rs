@@ -24,8 +24,9 @@ use bpfkit::{Ebpf, EbpfLoader};
 use common::VethPair;
 
 /// The Rust objects, relative to `tests/objects`.
-const RUST_OBJECTS: [&str; 5] = [
+const RUST_OBJECTS: [&str; 6] = [
     "rust/xdp_count.bpf.o",
+    "rust/tail_calls.bpf.o",
     "rust/uprobe_count.bpf.o",
     "rust/socket_filter.bpf.o",
     "rust/tc_drop.bpf.o",
@@ -462,6 +463,52 @@ fn rust_socket_filter_drops_datagrams_starting_with_x() {
         (stats.get(0).expect("kept"), stats.get(1).expect("dropped")),
         (2, 2)
     );
+}
+
+/// Tail calls: with slot 0 of the Rust program array empty, `tail_entry` falls through and
+/// passes; once user space puts `tail_target` there, the same run ends in `tail_target`, which
+/// drops. Run with BPF_PROG_TEST_RUN, no network needed.
+#[test]
+fn rust_tail_call_jumps_through_the_program_array() {
+    require_root!();
+    let ebpf = Ebpf::load(&common::object("rust/tail_calls.bpf.o")).expect("loading");
+    let packet = [0u8; 64];
+    let run = || {
+        ebpf.program("tail_entry")
+            .expect("program")
+            .data()
+            .test_run(&bpfkit::programs::TestRunOptions {
+                data_in: &packet,
+                repeat: 1,
+                ..Default::default()
+            })
+            .expect("test run")
+            .retval
+    };
+    const XDP_DROP: u32 = 1;
+    const XDP_PASS: u32 = 2;
+    assert_eq!(run(), XDP_PASS, "empty slot: no jump");
+
+    let target_fd = ebpf
+        .program("tail_target")
+        .expect("program")
+        .data()
+        .fd()
+        .expect("loaded")
+        .as_raw_fd();
+    let jump_table = ebpf.map("jump_table").expect("program array");
+    bpfkit::sys::map_update_elem(
+        &jump_table.handle(),
+        Some(&0u32.to_ne_bytes()),
+        &target_fd.to_ne_bytes(),
+        0,
+    )
+    .expect("placing tail_target in slot 0");
+    assert_eq!(run(), XDP_DROP, "the jump reached tail_target");
+
+    let entry_runs: u64 = ebpf.global("entry_runs").expect("entry_runs");
+    let target_runs: u64 = ebpf.global("target_runs").expect("target_runs");
+    assert_eq!((entry_runs, target_runs), (2, 1));
 }
 
 /// A tracefs mounted on a private temporary directory (the machine's own may be unmounted);

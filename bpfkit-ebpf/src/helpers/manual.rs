@@ -47,6 +47,11 @@ helper!(
     8 fn bpf_get_smp_processor_id() -> u32
 );
 helper!(
+    /// `long bpf_tail_call(void *ctx, struct bpf_map *prog_array_map, u32 index)` (helper 12):
+    /// does not return on success.
+    12 fn bpf_tail_call(ctx: *mut c_void, prog_array_map: *mut c_void, index: u32) -> i64
+);
+helper!(
     /// `u64 bpf_get_current_pid_tgid(void)`: tgid in the upper 32 bits, pid in the lower (helper 14).
     14 fn bpf_get_current_pid_tgid() -> u64
 );

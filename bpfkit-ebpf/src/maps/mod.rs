@@ -12,10 +12,12 @@
 
 mod array;
 mod hash_map;
+mod program_array;
 mod ring_buf;
 
 pub use array::{Array, PerCpuArray};
 pub use hash_map::{HashMap, LruHashMap};
+pub use program_array::ProgramArray;
 pub use ring_buf::{RingBuf, RingBufEntry};
 
 /// The raw map pointer a helper takes, from a map static.
