@@ -9,6 +9,33 @@
 //! * [`helpers`]: raw `bpf_*` helper bindings and safe wrappers for the common ones.
 //! * [`global`]: reading `.rodata` constants that user space sets before load.
 //!
+//! ```ignore
+//! #![no_std]
+//! #![no_main]
+//!
+//! use bpfkit_ebpf::{bindings::xdp_action::XDP_PASS, macros::{map, xdp}, maps::HashMap};
+//! use bpfkit_ebpf::programs::XdpContext;
+//!
+//! #[map]
+//! static counts: HashMap<u32, u64, 1024> = HashMap::new();
+//!
+//! #[xdp]
+//! fn count(ctx: XdpContext) -> u32 {
+//!     let key = u32::from(ctx.load::<u8>(23).unwrap_or(0)); // IPv4 protocol, bounds-checked
+//!     if let Some(value) = counts.get_ptr_mut(&key) {
+//!         unsafe { bpfkit_ebpf::atomic::add_u64(value, 1) };
+//!     }
+//!     XDP_PASS
+//! }
+//!
+//! bpfkit_ebpf::license!("Dual MIT/GPL");
+//!
+//! #[panic_handler]
+//! fn panic(_: &core::panic::PanicInfo) -> ! {
+//!     loop {}
+//! }
+//! ```
+//!
 //! Build for `bpfel-unknown-none` (or `bpfeb-unknown-none`) with nightly,
 //! `-Z build-std=core` and bpf-linker, with debug info on so that bpf-linker emits BTF (the
 //! `xtask build-rust-progs` task shows the exact command).
