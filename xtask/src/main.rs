@@ -3,6 +3,8 @@
 //! ```text
 //! cargo run -p xtask -- build-test-progs   rebuild bpfkit/tests/objects from bpfkit/tests/progs
 //! cargo run -p xtask -- check-test-progs   fail if a committed object is not what its source builds to
+//! cargo run -p xtask -- build-rust-progs   rebuild bpfkit/tests/objects/rust from bpfkit/tests/rust-progs
+//! cargo run -p xtask -- check-rust-progs   fail if a committed Rust object is not what its source builds to
 //! cargo run -p xtask -- compat [--bpfkit BIN] [--write]
 //!                                          which realworld objects bpftool (and bpfkit) load
 //! ```
@@ -15,6 +17,7 @@ mod compat;
 mod elf;
 mod helpers;
 mod progs;
+mod rust_progs;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,6 +27,10 @@ tasks:
   build-test-progs          rebuild every bpfkit/tests/objects/**/*.o from bpfkit/tests/progs
                             (clang-19, pinned flags; built twice to prove the output is reproducible)
   check-test-progs          rebuild into a temporary directory and fail if a committed object differs
+  build-rust-progs          rebuild every bpfkit/tests/objects/rust/*.bpf.o from bpfkit/tests/rust-progs
+                            (Rust 1.95.0 + RUSTC_BOOTSTRAP=1, -Z build-std=core, bpf-linker 0.10.4;
+                            built twice to prove the output is reproducible)
+  check-rust-progs          rebuild them and fail if a committed Rust object differs
   compat [--bpfkit BIN] [--write]
                             load each realworld object with `bpftool prog loadall` (on a private
                             bpffs) and with `bpfkit load`; --write records bpftool's results in
@@ -35,6 +42,8 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("build-test-progs") => progs::build(&root),
         Some("check-test-progs") => progs::check(&root),
+        Some("build-rust-progs") => rust_progs::build(&root),
+        Some("check-rust-progs") => rust_progs::check(&root),
         Some("compat") => compat::parse_args(args.get(1..).unwrap_or_default())
             .and_then(|options| compat::run(&root, &options)),
         Some("gen-helpers") => helpers::parse_args(args.get(1..).unwrap_or_default())

@@ -1,0 +1,413 @@
+//! Building the Rust eBPF test programs into committed objects, and checking they are current.
+//!
+//! `bpfkit/tests/rust-progs` is a cargo workspace of its own; each `src/bin/<name>.rs` is one
+//! eBPF object, installed as `bpfkit/tests/objects/rust/<name>.bpf.o`. The build uses a pinned
+//! Rust release with `RUSTC_BOOTSTRAP=1` (for `-Z build-std=core` and the atomic-add intrinsic)
+//! rather than a moving nightly, so that another machine with the same release and bpf-linker
+//! 0.10.4 produces the same bytes. Absolute paths (the checkout, the toolchain's library
+//! sources, the target directory) are remapped, and the build runs twice into different target
+//! directories to prove the result does not depend on them.
+//!
+//! The DWARF is stripped from the installed objects (`llvm-objcopy-19 --strip-debug`): it holds
+//! mangled symbol names whose hashes cargo derives from the absolute paths of path dependencies
+//! outside the programs' workspace (`bpfkit-ebpf`, `bpfkit-common`), so it differs between
+//! checkouts. The kernel, libbpf and bpfkit need only the BTF, which bpf-linker generated from
+//! that DWARF and which stays, with line info naming remapped (relative) source paths.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::TempDir;
+
+/// The Rust release that builds the committed objects (its LLVM is the one bpf-linker loads).
+const TOOLCHAIN: &str = "1.95.0";
+/// The bpf-linker release the objects are built with.
+const BPF_LINKER_VERSION: &str = "0.10.4";
+/// The eBPF target (little-endian; every architecture bpfkit tests on is).
+const TARGET: &str = "bpfel-unknown-none";
+/// The programs' cargo workspace, relative to the workspace root.
+const PROGS_DIR: &str = "bpfkit/tests/rust-progs";
+/// Where the objects go, relative to the workspace root.
+const OBJECTS_DIR: &str = "bpfkit/tests/objects/rust";
+/// Records the toolchain the committed objects were built with.
+const TOOLCHAIN_FILE: &str = "bpfkit/tests/objects/rust/TOOLCHAIN";
+
+/// Strips the DWARF after linking (the C side's clang-19 comes with it, from llvm-19).
+const OBJCOPY: &str = "llvm-objcopy-19";
+
+/// How to install each piece, for the error messages.
+const INSTALL_HELP: &str = "the Rust eBPF toolchain is:
+  rustup toolchain install 1.95.0 --profile minimal
+  rustup component add rust-src --toolchain 1.95.0
+  cargo install bpf-linker --version 0.10.4 --locked
+  apt-get install llvm-19   (for llvm-objcopy-19)";
+
+/// The toolchain found on this machine.
+struct Toolchain {
+    /// `rustc -V` of the pinned release.
+    rustc_version: String,
+    /// The release's sysroot (its library sources are under `lib/rustlib/src/rust`).
+    sysroot: PathBuf,
+    /// `bpf-linker --version`.
+    linker_version: String,
+}
+
+impl Toolchain {
+    /// Finds every piece, or says which one is missing and how to install it.
+    fn find() -> Result<Toolchain, String> {
+        let rustc_version = output(
+            Command::new("rustup").args(["run", TOOLCHAIN, "rustc", "-V"]),
+            &format!("Rust {TOOLCHAIN} (via rustup)"),
+        )?;
+        let sysroot = PathBuf::from(output(
+            Command::new("rustup").args(["run", TOOLCHAIN, "rustc", "--print", "sysroot"]),
+            &format!("Rust {TOOLCHAIN}'s sysroot"),
+        )?);
+        let core_sources = sysroot.join("lib/rustlib/src/rust/library/core/Cargo.toml");
+        if !core_sources.exists() {
+            return Err(format!(
+                "rust-src is not installed for Rust {TOOLCHAIN} (no {}); {INSTALL_HELP}",
+                core_sources.display()
+            ));
+        }
+        let linker_version = output(Command::new("bpf-linker").arg("--version"), "bpf-linker")?;
+        if linker_version.split_whitespace().nth(1) != Some(BPF_LINKER_VERSION) {
+            return Err(format!(
+                "found `{linker_version}`, the objects are built with bpf-linker {BPF_LINKER_VERSION}; {INSTALL_HELP}"
+            ));
+        }
+        output(Command::new(OBJCOPY).arg("--version"), OBJCOPY)?;
+        Ok(Toolchain {
+            rustc_version,
+            sysroot,
+            linker_version,
+        })
+    }
+
+    /// The contents of [`TOOLCHAIN_FILE`].
+    fn record(&self) -> String {
+        format!("{}\n{}\n", self.rustc_version, self.linker_version)
+    }
+}
+
+/// Runs a version/info command and returns its trimmed stdout, or an error naming `what` and how
+/// to install the toolchain.
+fn output(command: &mut Command, what: &str) -> Result<String, String> {
+    let out = command
+        .output()
+        .map_err(|e| format!("cannot run {what}: {e}; {INSTALL_HELP}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{what} is missing or broken ({}): {}; {INSTALL_HELP}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// The program names: the stems of `src/bin/*.rs`, sorted.
+fn discover(root: &Path) -> Result<Vec<String>, String> {
+    let bin_dir = root.join(PROGS_DIR).join("src/bin");
+    let entries =
+        fs::read_dir(&bin_dir).map_err(|e| format!("reading {}: {e}", bin_dir.display()))?;
+    let mut names = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|e| format!("reading {}: {e}", bin_dir.display()))?
+            .path();
+        if path.extension().is_some_and(|ext| ext == "rs") {
+            if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
+                names.push(stem.to_string());
+            }
+        }
+    }
+    names.sort();
+    if names.is_empty() {
+        return Err(format!("no programs in {}", bin_dir.display()));
+    }
+    Ok(names)
+}
+
+/// `--remap-path-prefix` arguments that replace every absolute path rustc would embed.
+fn remap_flags(root: &Path, toolchain: &Toolchain, target_dir: &Path) -> Vec<String> {
+    let mut prefixes = vec![
+        (
+            toolchain.sysroot.join("lib/rustlib/src/rust"),
+            "/rustc/src".to_string(),
+        ),
+        (target_dir.to_path_buf(), "/target".to_string()),
+        (root.to_path_buf(), "/bpfkit".to_string()),
+    ];
+    // rustup may hand out the sysroot through a symlink (`1.95.0` -> `stable-...`).
+    if let Ok(canonical) = toolchain.sysroot.canonicalize() {
+        if canonical != toolchain.sysroot {
+            prefixes.push((
+                canonical.join("lib/rustlib/src/rust"),
+                "/rustc/src".to_string(),
+            ));
+        }
+    }
+    prefixes
+        .into_iter()
+        .map(|(from, to)| format!("--remap-path-prefix={}={to}", from.display()))
+        .collect()
+}
+
+/// Builds every program into `target_dir` and returns `(name, object bytes)`.
+fn build_into(
+    root: &Path,
+    toolchain: &Toolchain,
+    target_dir: &Path,
+) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let mut rustflags = vec![
+        "-C".to_string(),
+        "debuginfo=2".to_string(),
+        // bpf-linker turns the debug info into BTF (map definitions, globals, func/line info).
+        "-C".to_string(),
+        "link-arg=--btf".to_string(),
+    ];
+    rustflags.extend(remap_flags(root, toolchain, target_dir));
+    let mut command = Command::new("rustup");
+    command
+        .args(["run", TOOLCHAIN, "cargo", "build", "--release", "--locked"])
+        .args(["--target", TARGET, "-Z", "build-std=core"])
+        .arg("--target-dir")
+        .arg(target_dir)
+        .current_dir(root.join(PROGS_DIR))
+        // build-std and core_intrinsics are unstable: allowed on the pinned release on purpose.
+        .env("RUSTC_BOOTSTRAP", "1")
+        .env("CARGO_ENCODED_RUSTFLAGS", rustflags.join("\u{1f}"));
+    // What `cargo run -p xtask` set for itself must not leak into the eBPF build.
+    for variable in [
+        "RUSTFLAGS",
+        "RUSTC",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "RUSTDOCFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_ENCODED_RUSTDOCFLAGS",
+        "RUSTUP_TOOLCHAIN",
+    ] {
+        command.env_remove(variable);
+    }
+    let out = command
+        .output()
+        .map_err(|e| format!("cannot run cargo for Rust {TOOLCHAIN}: {e}; {INSTALL_HELP}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "building {PROGS_DIR} failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let release = target_dir.join(TARGET).join("release");
+    discover(root)?
+        .into_iter()
+        .map(|name| {
+            let linked = release.join(&name);
+            let stripped = release.join(object_file_name(&name));
+            let out = Command::new(OBJCOPY)
+                .arg("--strip-debug")
+                .arg(&linked)
+                .arg(&stripped)
+                .output()
+                .map_err(|e| format!("cannot run {OBJCOPY}: {e}; {INSTALL_HELP}"))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "{OBJCOPY} --strip-debug {}: {}",
+                    linked.display(),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ));
+            }
+            let bytes =
+                fs::read(&stripped).map_err(|e| format!("reading {}: {e}", stripped.display()))?;
+            Ok((name, bytes))
+        })
+        .collect()
+}
+
+/// Fails when an object embeds one of the machine's absolute paths.
+fn check_no_absolute_paths(name: &str, object: &[u8], paths: &[&Path]) -> Result<(), String> {
+    for path in paths {
+        let text = path.display().to_string();
+        if !text.is_empty() && object.windows(text.len()).any(|w| w == text.as_bytes()) {
+            return Err(format!(
+                "{name}: the object embeds the absolute path {text}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Builds twice (two target directories), checks the builds agree and hold no absolute path.
+fn build_checked(root: &Path, toolchain: &Toolchain) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let first_dir = TempDir::new("rust-a")?;
+    let second_dir = TempDir::new("rust-b")?;
+    let first = build_into(root, toolchain, &first_dir.path)?;
+    let second = build_into(root, toolchain, &second_dir.path)?;
+    let canonical_sysroot = toolchain.sysroot.canonicalize().unwrap_or_default();
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    for ((name, a), (_, b)) in first.iter().zip(&second) {
+        if a != b {
+            return Err(format!(
+                "{name}: two builds differ: the build is not reproducible"
+            ));
+        }
+        check_no_absolute_paths(
+            name,
+            a,
+            &[
+                root,
+                &toolchain.sysroot,
+                &canonical_sysroot,
+                &first_dir.path,
+                &home,
+            ],
+        )?;
+    }
+    Ok(first)
+}
+
+/// `build-rust-progs`: rebuilds every object and installs it, with the toolchain record.
+pub fn build(root: &Path) -> Result<(), String> {
+    let toolchain = Toolchain::find()?;
+    let objects = build_checked(root, &toolchain)?;
+    let objects_dir = root.join(OBJECTS_DIR);
+    fs::create_dir_all(&objects_dir)
+        .map_err(|e| format!("creating {}: {e}", objects_dir.display()))?;
+    for stale in stale_objects(&objects_dir, &objects)? {
+        fs::remove_file(&stale).map_err(|e| format!("removing {}: {e}", stale.display()))?;
+        println!("removed   {}", stale.display());
+    }
+    for (name, bytes) in &objects {
+        let target = objects_dir.join(object_file_name(name));
+        let changed = fs::read(&target).map(|old| old != *bytes).unwrap_or(true);
+        fs::write(&target, bytes).map_err(|e| format!("writing {}: {e}", target.display()))?;
+        println!(
+            "{} {}",
+            if changed { "updated  " } else { "unchanged" },
+            target.strip_prefix(root).unwrap_or(&target).display()
+        );
+    }
+    let record = root.join(TOOLCHAIN_FILE);
+    fs::write(&record, toolchain.record())
+        .map_err(|e| format!("writing {}: {e}", record.display()))?;
+    println!("{} Rust objects built reproducibly", objects.len());
+    Ok(())
+}
+
+/// `check-rust-progs`: rebuilds and fails when a committed object (or the toolchain record)
+/// is not what the sources build to.
+pub fn check(root: &Path) -> Result<(), String> {
+    let toolchain = Toolchain::find()?;
+    let recorded_path = root.join(TOOLCHAIN_FILE);
+    let recorded = fs::read_to_string(&recorded_path)
+        .map_err(|e| format!("reading {}: {e}", recorded_path.display()))?;
+    if recorded != toolchain.record() {
+        return Err(format!(
+            "the committed Rust objects were built with\n{recorded}this machine has\n{}\
+             (install the recorded toolchain, or rebuild with `cargo run -p xtask -- build-rust-progs`)",
+            toolchain.record()
+        ));
+    }
+    let objects = build_checked(root, &toolchain)?;
+    let objects_dir = root.join(OBJECTS_DIR);
+    let mut problems = Vec::new();
+    for (name, bytes) in &objects {
+        let committed = objects_dir.join(object_file_name(name));
+        match fs::read(&committed) {
+            Ok(old) if old == *bytes => {}
+            Ok(_) => problems.push(format!(
+                "{}: differs from what {PROGS_DIR}/src/bin/{name}.rs builds to",
+                committed.display()
+            )),
+            Err(e) => problems.push(format!("{}: {e}", committed.display())),
+        }
+    }
+    for stale in stale_objects(&objects_dir, &objects)? {
+        problems.push(format!(
+            "{}: no program builds this object",
+            stale.display()
+        ));
+    }
+    if problems.is_empty() {
+        println!("{} Rust objects are current", objects.len());
+        Ok(())
+    } else {
+        Err(format!(
+            "stale Rust objects (run `cargo run -p xtask -- build-rust-progs`):\n  {}",
+            problems.join("\n  ")
+        ))
+    }
+}
+
+/// `<name>.bpf.o`.
+fn object_file_name(name: &str) -> String {
+    format!("{name}.bpf.o")
+}
+
+/// Objects in the directory that no program builds.
+fn stale_objects(
+    objects_dir: &Path,
+    objects: &[(String, Vec<u8>)],
+) -> Result<Vec<PathBuf>, String> {
+    let Ok(entries) = fs::read_dir(objects_dir) else {
+        return Ok(Vec::new());
+    };
+    let mut stale = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|e| format!("reading {}: {e}", objects_dir.display()))?
+            .path();
+        let Some(file_name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if file_name.ends_with(".bpf.o")
+            && !objects
+                .iter()
+                .any(|(name, _)| object_file_name(name) == file_name)
+        {
+            stale.push(path);
+        }
+    }
+    Ok(stale)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_program_has_an_object_name() {
+        assert_eq!(object_file_name("xdp_count"), "xdp_count.bpf.o");
+    }
+
+    #[test]
+    fn absolute_paths_are_found() {
+        let object = b"\0\0/home/user/src/bpfkit/x.rs\0";
+        assert!(check_no_absolute_paths("p", object, &[Path::new("/home/user")]).is_err());
+        assert!(check_no_absolute_paths("p", object, &[Path::new("/work")]).is_ok());
+    }
+
+    #[test]
+    fn committed_objects_match_the_programs() {
+        let root = crate::workspace_root();
+        let names = discover(&root).expect("the Rust programs");
+        for name in &names {
+            let object = root.join(OBJECTS_DIR).join(object_file_name(name));
+            assert!(object.exists(), "{} is missing", object.display());
+        }
+        let objects: Vec<(String, Vec<u8>)> =
+            names.iter().map(|n| (n.clone(), Vec::new())).collect();
+        assert_eq!(
+            stale_objects(&root.join(OBJECTS_DIR), &objects).expect("listing"),
+            Vec::<PathBuf>::new()
+        );
+    }
+}
