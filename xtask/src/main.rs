@@ -31,6 +31,9 @@ tasks:
                             (Rust 1.95.0 + RUSTC_BOOTSTRAP=1, -Z build-std=core, bpf-linker 0.10.4;
                             built twice to prove the output is reproducible)
   check-rust-progs          rebuild them and fail if a committed Rust object differs
+  gen-helpers [--bpf-h PATH] [--btf PATH] [--check]
+                            write bpfkit-ebpf/src/helpers/generated.rs, the raw bindings of every
+                            helper, from the kernel's bpf.h and BTF (--check: fail when stale)
   compat [--bpfkit BIN] [--write]
                             load each realworld object with `bpftool prog loadall` (on a private
                             bpffs) and with `bpfkit load`; --write records bpftool's results in

@@ -1,9 +1,10 @@
-//! Helper functions: raw `bpf_*` bindings (unsafe, as the kernel declares them) and safe
+//! Helper functions: raw `bpf_*` bindings for every helper (generated from the kernel's own
+//! definitions by `cargo run -p xtask -- gen-helpers`; unsafe, as the kernel declares them) and safe
 //! wrappers for the common ones.
 
-mod manual;
+pub mod generated;
 
-pub use manual::*;
+pub use generated::*;
 
 /// The current task's thread group id (user space's "pid") in the upper 32 bits and thread id
 /// in the lower 32 bits.

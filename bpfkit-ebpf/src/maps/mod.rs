@@ -22,6 +22,8 @@ pub use ring_buf::{RingBuf, RingBufEntry};
 
 /// The raw map pointer a helper takes, from a map static.
 #[inline(always)]
-fn map_pointer<M>(map: &M) -> *mut core::ffi::c_void {
-    map as *const M as *mut core::ffi::c_void
+fn map_pointer<M, P>(map: &M) -> *mut P {
+    // The helpers type their map argument as `struct bpf_map *` or `void *`: either way it is
+    // the address of the map definition, which the loader relocates.
+    map as *const M as *mut P
 }
