@@ -3,6 +3,9 @@
 // kernel's BTF and against synthetic BTF by bpfkit-obj/tests/core.rs.
 //
 // Each result lands in results[] (.bss) so a kernel test can run the program and compare.
+//
+// With -DBPFKIT_NO_TYPE_MATCHES (the load benchmark, benches/fixtures) the TYPE_MATCHES relocations
+// and the non-autoload programs are left out, so Aya 0.14, which rejects kind 12, can load it too.
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -12,10 +15,12 @@ struct list_head {
 	struct list_head *prev;
 } __attribute__((preserve_access_index));
 
+#ifndef BPFKIT_NO_TYPE_MATCHES
 /* Same name, wrong layout: TYPE_MATCHES must say no. */
 struct list_head___bad {
 	int next;
 } __attribute__((preserve_access_index));
+#endif
 
 /* A subset of the kernel's task_struct, in another order, plus a field no kernel has. */
 struct task_struct {
@@ -59,8 +64,10 @@ int core_all(void *ctx)
 	results[5] = bpf_core_type_size(struct task_struct);
 	results[6] = bpf_core_type_id_local(struct task_struct);
 	results[7] = bpf_core_type_id_kernel(struct task_struct);
+#ifndef BPFKIT_NO_TYPE_MATCHES
 	results[8] = bpf_core_type_matches(struct list_head);
 	results[9] = bpf_core_type_matches(struct list_head___bad);
+#endif
 	results[10] = bpf_core_enum_value_exists(enum bpf_map_type___local, BPF_MAP_TYPE_ARENA___local);
 	results[11] = bpf_core_enum_value(enum bpf_map_type___local, BPF_MAP_TYPE_ARENA___local);
 	results[12] = bpf_core_enum_value_exists(enum bpf_map_type___local,
@@ -79,6 +86,7 @@ int core_all(void *ctx)
 	return 0;
 }
 
+#ifndef BPFKIT_NO_TYPE_MATCHES
 /* Unguarded use of a field no kernel has: poisoned, so the verifier must reject it. */
 SEC("?raw_tp/sys_enter")
 int core_unguarded(void *ctx)
@@ -99,5 +107,6 @@ int core_direct(unsigned long long *ctx)
 	results[22] = prev->flags;
 	return 0;
 }
+#endif
 
 char LICENSE[] SEC("license") = "GPL";
