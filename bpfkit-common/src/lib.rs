@@ -7,6 +7,8 @@
 
 #![no_std]
 
+pub mod log;
+
 /// One event of the Rust tracepoint test program: a process made the traced system call.
 ///
 /// Written into a ring buffer by `bpfkit/tests/rust-progs` (`tracepoint_events`), read by the
