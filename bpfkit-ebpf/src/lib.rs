@@ -50,6 +50,7 @@ pub mod atomic;
 pub mod bindings;
 pub mod global;
 pub mod helpers;
+pub mod log;
 pub mod maps;
 pub mod programs;
 
