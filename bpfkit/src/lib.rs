@@ -32,6 +32,7 @@ pub mod externs;
 pub mod features;
 pub mod links;
 mod loader;
+pub mod log;
 pub mod maps;
 mod pod;
 pub mod programs;

@@ -12,6 +12,7 @@
 //! | [`LruPerCpuHashMap`] | `BPF_MAP_TYPE_LRU_PERCPU_HASH` |
 //! | [`Array`] | `BPF_MAP_TYPE_ARRAY` |
 //! | [`PerCpuArray`] | `BPF_MAP_TYPE_PERCPU_ARRAY` |
+//! | [`RingBuf`] (reader) | `BPF_MAP_TYPE_RINGBUF` |
 //!
 //! Every view is generic over `T: Borrow<MapData>`, so it can borrow a map (`&MapData`,
 //! `&mut MapData`) or own it (`MapData`):
@@ -63,6 +64,7 @@ macro_rules! try_from_map_data {
 mod array;
 mod hash_map;
 mod per_cpu;
+mod ring_buf;
 
 #[cfg(test)]
 mod tests;
@@ -82,6 +84,7 @@ use crate::sys::{self, MapCreate, MapHandle, MapInfo, SyscallError};
 pub use array::{Array, PerCpuArray};
 pub use hash_map::{HashMap, LruHashMap, LruPerCpuHashMap, PerCpuHashMap};
 pub use per_cpu::PerCpuValues;
+pub use ring_buf::{RingBuf, RingBufItem};
 
 /// Errors of the maps API.
 #[derive(Debug, thiserror::Error)]
