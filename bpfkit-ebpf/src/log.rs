@@ -163,11 +163,19 @@ unsafe fn write_bytes(src: *const u8, len: usize, dst: *mut u8) {
 /// The longest text one argument carries (longer text is cut).
 pub const MAX_TEXT_ARG: usize = 256;
 
+/// Refuses, at compile time, arrays whose length does not fit the record's u16 length field.
+struct FitsLength<const N: usize>;
+
+impl<const N: usize> FitsLength<N> {
+    const OK: () = assert!(N <= u16::MAX as usize, "log argument longer than 65535 bytes");
+}
+
 impl<const N: usize> LogArg for [u8; N] {
     const KIND: ArgKind = ArgKind::Bytes;
 
     #[inline(always)]
     fn value_len(&self) -> usize {
+        let () = FitsLength::<N>::OK;
         N
     }
 
@@ -214,6 +222,7 @@ impl<const N: usize> LogArg for Text<'_, N> {
 
     #[inline(always)]
     fn value_len(&self) -> usize {
+        let () = FitsLength::<N>::OK;
         N
     }
 
