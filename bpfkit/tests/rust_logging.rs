@@ -220,3 +220,50 @@ fn rust_ring_buffer_reader_wraps_around() {
     }
     assert_eq!(ring.pending_bytes(), 0);
 }
+
+/// Compatibility: bpftool (libbpf) loads the logging object and runs its program; bpfkit
+/// reads the records from the pinned `BPFKIT_LOGS` map (libbpf left `BPFKIT_LOG_LEVEL` and
+/// `test_pid` at their defaults: every level, pid 0).
+#[test]
+fn rust_logging_object_loads_with_bpftool() {
+    require_root!();
+    let bpffs = common::Bpffs::new();
+    let progs = bpffs.path().join("progs");
+    let maps = bpffs.path().join("maps");
+    let object = common::object_path(OBJECT);
+    let text = |path: &std::path::Path| path.to_str().expect("UTF-8 path").to_string();
+    common::run_ok(&[
+        "bpftool",
+        "prog",
+        "loadall",
+        &text(&object),
+        &text(&progs),
+        "pinmaps",
+        &text(&maps),
+    ]);
+    // The packet goes to a file outside the bpffs (which holds only BPF objects).
+    let packet_path =
+        std::env::temp_dir().join(format!("bpfkit-log-packet-{}", std::process::id()));
+    struct Remove(std::path::PathBuf);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let _cleanup = Remove(packet_path.clone());
+    std::fs::write(&packet_path, packet()).expect("writing the packet");
+    common::run_ok(&[
+        "bpftool",
+        "prog",
+        "run",
+        "pinned",
+        &text(&progs.join(PROGRAM)),
+        "data_in",
+        &text(&packet_path),
+        "repeat",
+        "1",
+    ]);
+    let map = bpfkit::maps::MapData::from_pin(maps.join(LOG_MAP_NAME)).expect("pinned log map");
+    let mut logger = EbpfLogger::from_map(map).expect("logger");
+    assert_eq!(logger.drain_to_strings(), expected_lines(0));
+}
