@@ -738,7 +738,7 @@ mod tests {
         let bytes = encode(
             Level::Info,
             "logging",
-            "pid {} opened {} from {:ipv4} {:ipv4} mac {:mac} v6 {:ipv6} flags {:x}/{:X} d={} {} {} {{ok}}",
+            "pid {} opened {} from {:ipv4} {:ipv4} mac {:mac} v6 {:ipv6} flags {:x}/{:X} d={} {} {} {{ok}} {} {:X} {:ipv6}",
             &[
                 (ArgKind::U32, &1234u64.to_ne_bytes()),
                 (ArgKind::Str, b"cat\0\0\0\0\0\0\0\0\0\0\0\0\0"),
@@ -754,6 +754,10 @@ mod tests {
                 (ArgKind::I32, &(-42i64).to_ne_bytes()),
                 (ArgKind::Bool, &1u64.to_ne_bytes()),
                 (ArgKind::Char, &u64::from('λ').to_ne_bytes()),
+                (ArgKind::Bytes, &[1, 2, 0xab]),
+                (ArgKind::Bytes, &[0xcd, 0xef]),
+                // A hint that does not fit the value falls back to the default.
+                (ArgKind::Bytes, &[7, 8]),
             ],
         );
         let record = Record::decode(&bytes).expect("decodes");
@@ -762,7 +766,7 @@ mod tests {
         assert_eq!(
             record.message().to_string(),
             "pid 1234 opened cat from 10.0.0.1 192.168.1.2 mac aa:bb:cc:dd:ee:0f v6 2001:db8::1 \
-             flags beef/FF d=-42 true λ {ok}"
+             flags beef/FF d=-42 true λ {ok} 0102ab CDEF 0708"
         );
     }
 
