@@ -267,3 +267,31 @@ fn rust_logging_object_loads_with_bpftool() {
     let mut logger = EbpfLogger::from_map(map).expect("logger");
     assert_eq!(logger.drain_to_strings(), expected_lines(0));
 }
+
+/// A discarded record (reserved by the program, then given back) is skipped by the reader:
+/// only the record logged after it arrives, once per run.
+#[test]
+fn rust_ring_buffer_reader_skips_discarded_records() {
+    require_root!();
+    let ebpf = load(log::LevelFilter::Trace, std::process::id());
+    let map = ebpf.map(LOG_MAP_NAME).expect("log map");
+    let mut ring = RingBuf::try_from(map).expect("ring buffer");
+    let packet = packet();
+    ebpf.program("discard_then_log")
+        .expect("program")
+        .data()
+        .test_run(&TestRunOptions {
+            data_in: &packet,
+            repeat: 3,
+            ..Default::default()
+        })
+        .expect("test run");
+    // Three discarded records of 8 + 32 bytes and three log records are pending.
+    let mut messages = Vec::new();
+    while let Some(sample) = ring.next() {
+        let record = bpfkit_common::log::Record::decode(&sample).expect("a log record");
+        messages.push(record.message().to_string());
+    }
+    assert_eq!(messages, ["after a discarded record 7"; 3]);
+    assert_eq!(ring.pending_bytes(), 0);
+}

@@ -1,6 +1,7 @@
 //! Logging from XDP, run with BPF_PROG_TEST_RUN: one record per level, with arguments taken
 //! from the test packet (MAC and IPv4 addresses, UDP ports) and from `.rodata`, using every
 //! display hint. `BPFKIT_LOG_LEVEL` (set by the test before load) decides which are written.
+//! `discard_then_log` leaves a discarded record before its own.
 
 #![no_std]
 #![no_main]
@@ -65,6 +66,17 @@ fn log_packet(ctx: XdpContext) -> u32 {
         text(&NAME)
     );
     trace!(ctx, "v6 {:ipv6} tag {} {:X}", ADDRESS_V6, 'λ', -1i8);
+    XDP_PASS
+}
+
+/// Reserves a record in the log ring buffer and discards it, then logs: user space must skip
+/// the discarded record (the ring buffer reader's DISCARD handling).
+#[xdp]
+fn discard_then_log(ctx: XdpContext) -> u32 {
+    if let Some(entry) = BPFKIT_LOGS.reserve::<[u64; 4]>(0) {
+        entry.discard(0);
+    }
+    info!(ctx, "after a discarded record {}", 7u32);
     XDP_PASS
 }
 
