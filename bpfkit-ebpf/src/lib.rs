@@ -48,6 +48,7 @@
 
 pub mod atomic;
 pub mod bindings;
+pub mod core_read;
 pub mod global;
 pub mod helpers;
 pub mod maps;
@@ -58,7 +59,7 @@ pub mod macros {
     pub use bpfkit_ebpf_macros::{
         btf_tracepoint, cgroup_device, cgroup_skb, cgroup_sock, cgroup_sock_addr, cgroup_sockopt,
         cgroup_sysctl, classifier, fentry, fexit, flow_dissector, iter, kprobe, kretprobe, lsm,
-        map, perf_event, raw_tracepoint, sk_lookup, sk_msg, sock_ops, socket_filter, stream_parser,
+        kernel_struct, map, perf_event, raw_tracepoint, sk_lookup, sk_msg, sock_ops, socket_filter, stream_parser,
         stream_verdict, tracepoint, uprobe, uretprobe, xdp,
     };
 }
