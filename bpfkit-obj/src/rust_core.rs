@@ -102,7 +102,7 @@ pub enum RustCoreError {
         /// Kind name.
         kind: &'static str,
         /// Why.
-        source: CoreFailure,
+        source: Box<CoreFailure>,
     },
     /// A slot that is not optional has no match in the target BTF.
     #[error("CO-RE slot {path} ({kind}) cannot be resolved against the target BTF: {reason}; mark the field #[optional] and guard it with its _exists() accessor if it may be absent")]
@@ -566,7 +566,7 @@ pub fn resolve(
                     table: record.table_symbol.clone(),
                     path: path.clone(),
                     kind: slot.kind.name(),
-                    source,
+                    source: Box::new(source),
                 })?;
             let (value, found) = match resolution.outcome {
                 CoreOutcome::Relocated { value, target } => (value, target.is_some()),

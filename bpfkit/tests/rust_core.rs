@@ -1,0 +1,144 @@
+//! CO-RE for Rust programs (`#[kernel_struct]`): the committed `rust/core_task.bpf.o` reads the
+//! current task's `pid`, `tgid` and `real_parent->tgid` at offsets the loader resolved from this
+//! kernel's BTF and wrote into `.rodata`; a field no kernel has is guarded by `_exists()` and
+//! the program still loads. The same object loads with bpftool (libbpf ignores `.bpfkit.core`).
+
+#[macro_use]
+mod common;
+
+use std::path::Path;
+
+use bpfkit::maps::Array;
+use bpfkit::obj::rust_core;
+use bpfkit::programs::TestRunOptions;
+use bpfkit::{Ebpf, EbpfError, EbpfLoader};
+
+const OBJECT: &str = "rust/core_task.bpf.o";
+
+fn gettid() -> u64 {
+    // SAFETY: gettid takes no argument and cannot fail.
+    unsafe { libc::syscall(libc::SYS_gettid) as u64 }
+}
+
+/// Runs `core_task` once in this thread and returns its `results` array.
+fn run_core_task(ebpf: &Ebpf) -> Vec<u64> {
+    let out = ebpf
+        .program("core_task")
+        .expect("program")
+        .data()
+        .test_run(&TestRunOptions {
+            data_out_capacity: Some(0),
+            ..Default::default()
+        })
+        .expect("test run");
+    assert_eq!(out.retval, 0);
+    let results: Array<_, u64> =
+        Array::try_from(ebpf.map("results").expect("results")).expect("array");
+    (0..8).map(|i| results.get(i).expect("slot")).collect()
+}
+
+#[test]
+fn rust_core_reads_task_struct_fields_of_this_kernel() {
+    require_root!();
+    let ebpf = Ebpf::load(&common::object(OBJECT)).expect("loading core_task");
+    let values = run_core_task(&ebpf);
+    // SAFETY: getpid/getppid take no argument and cannot fail.
+    let (pid, ppid) = unsafe { (libc::getpid() as u64, libc::getppid() as u64) };
+    assert_eq!(values[0], gettid(), "task_struct.pid is the thread id");
+    assert_eq!(values[1], pid, "task_struct.tgid is the process id");
+    assert_eq!(
+        values[2], ppid,
+        "real_parent->tgid is the parent process id"
+    );
+    assert_eq!(values[3], u64::MAX, "the absent field was guarded off");
+    assert_eq!(values[4], 0, "the absent field does not exist");
+    let kernel = bpfkit::btf::kernel_btf().expect("kernel BTF");
+    let task_struct = kernel
+        .find_by_name_kind("task_struct", bpfkit::obj::btf::BtfKind::Struct)
+        .expect("task_struct in vmlinux");
+    assert_eq!(
+        values[5],
+        kernel.resolve_size(task_struct).expect("size") as u64
+    );
+    assert_eq!(values[6], 16, "task_struct___old.comm is task_struct.comm");
+    assert_eq!(values[7], 1);
+}
+
+/// The `.rodata` the kernel got holds the resolved slot values (frozen, read back through the map).
+#[test]
+fn rust_core_slots_land_in_frozen_rodata() {
+    require_root!();
+    let bytes = common::object(OBJECT);
+    let ebpf = Ebpf::load(&bytes).expect("loading core_task");
+    let records = rust_core::records_from_elf(&bytes)
+        .expect("records")
+        .expect("section");
+    let kernel = bpfkit::btf::kernel_btf().expect("kernel BTF");
+    let resolved = rust_core::resolve(&records, &[kernel.as_ref()]).expect("resolving");
+    let pid_offset = resolved
+        .iter()
+        .find(|s| {
+            s.path == "task_struct.pid"
+                && s.kind == bpfkit::obj::core_relo::CoreReloKind::FieldByteOffset
+        })
+        .expect("pid offset slot");
+    let rodata: Array<_, [u8; 0x98]> = match ebpf.map(".rodata").map(Array::try_from) {
+        Some(Ok(array)) => array,
+        other => panic!(".rodata: {:?}", other.map(|r| r.err())),
+    };
+    let data = rodata.get(0).expect("rodata value");
+    let var = ebpf
+        .object()
+        .global_variable("__bpfkit_core_TaskStruct")
+        .expect("table");
+    let at = var.offset as usize + pid_offset.index * 8;
+    let value = u64::from_ne_bytes(data[at..at + 8].try_into().expect("8 bytes"));
+    assert_eq!(value, pid_offset.value);
+    assert!(value > 0, "pid is not the first field of task_struct");
+}
+
+/// A target BTF without `task_struct.pid` makes the load fail with a readable error naming the
+/// field; the optional absent field alone never does.
+#[test]
+fn rust_core_unresolvable_required_field_fails_the_load_with_its_name() {
+    use bpfkit::obj::btf::builder::{BtfBuilder, MemberSpec};
+    let mut builder = BtfBuilder::new();
+    let int = builder.add_int("int", 4, 1);
+    builder.add_struct("task_struct", 8, &[MemberSpec::new("tgid", int, 0)]);
+    let dir = std::env::temp_dir().join(format!("bpfkit-rust-core-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("target.btf");
+    std::fs::write(&path, builder.finish()).expect("writing BTF");
+    let result = EbpfLoader::new()
+        .target_btf(&path)
+        .autoload(false)
+        .load(&common::object(OBJECT));
+    let _ = std::fs::remove_dir_all(&dir);
+    match result {
+        Err(EbpfError::RustCore(error)) => {
+            let text = error.to_string();
+            assert!(text.contains("task_struct.pid"), "{text}");
+        }
+        Err(other) => panic!("expected a Rust CO-RE error, got {other}"),
+        Ok(_) => panic!("the load succeeded without task_struct.pid"),
+    }
+}
+
+#[test]
+fn rust_core_object_loads_with_bpftool() {
+    require_root!();
+    if common::run(&["bpftool", "version"]).status.code().is_none() {
+        panic!("bpftool missing");
+    }
+    let bpffs = common::Bpffs::new();
+    let pins = bpffs.path().join("progs");
+    let path = common::object_path(OBJECT);
+    common::run_ok(&[
+        "bpftool",
+        "prog",
+        "loadall",
+        path.to_str().expect("UTF-8"),
+        pins.to_str().expect("UTF-8"),
+    ]);
+    assert!(Path::new(&pins).join("core_task").exists());
+}
