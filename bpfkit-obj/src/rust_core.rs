@@ -641,3 +641,395 @@ pub fn apply(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::btf::BtfKind;
+
+    /// The committed Rust test program (`bpfkit/tests/rust-progs/src/bin/core_task.rs`), whose
+    /// records the proc macro encoded.
+    const CORE_TASK: &[u8] = include_bytes!("../../bpfkit/tests/objects/rust/core_task.bpf.o");
+
+    fn records() -> Vec<CoreRecord> {
+        records_from_elf(CORE_TASK)
+            .expect("parsing .bpfkit.core")
+            .expect("the object has the section")
+    }
+
+    fn value(slots: &[ResolvedSlot], path: &str, kind: CoreReloKind) -> u64 {
+        slots
+            .iter()
+            .find(|s| s.path == path && s.kind == kind)
+            .unwrap_or_else(|| panic!("no slot {path} {kind:?}"))
+            .value
+    }
+
+    /// A target `task_struct` with the given members (name, byte offset, kind of type).
+    fn target(members: &[(&str, u32, &str)], size: u32) -> Btf {
+        let mut b = BtfBuilder::new();
+        let int = b.add_int("int", 4, 1);
+        let long = b.add_int("unsigned long", 8, 0);
+        let ch = b.add_int("char", 1, 1);
+        let comm = b.add_array(ch, int, 16);
+        let fwd = b.add_fwd("task_struct", false);
+        let ptr = b.add_ptr(fwd);
+        let specs: Vec<MemberSpec> = members
+            .iter()
+            .map(|(name, offset, ty)| {
+                let id = match *ty {
+                    "int" => int,
+                    "long" => long,
+                    "ptr" => ptr,
+                    _ => comm,
+                };
+                MemberSpec::new(name, id, *offset)
+            })
+            .collect();
+        b.add_struct("task_struct", size, &specs);
+        Btf::from_vec(b.finish()).expect("target BTF")
+    }
+
+    #[test]
+    fn the_macro_records_parse_and_encode_back_identically() {
+        let records = records();
+        assert_eq!(records.len(), 2);
+        let task = &records[0];
+        assert_eq!(task.table_symbol, "__bpfkit_core_TaskStruct");
+        assert_eq!(task.type_name, "task_struct");
+        assert!(!task.is_union);
+        // type exists, type size, then (offset, exists, size) for 4 fields.
+        assert_eq!(task.slots.len(), 14);
+        assert_eq!(task.slots[2].kind, CoreReloKind::FieldByteOffset);
+        assert_eq!(
+            task.slots[2].field,
+            Some(FieldDesc {
+                name: "pid".into(),
+                ty: FieldType::Int {
+                    size: 4,
+                    signed: true
+                }
+            })
+        );
+        assert!(!task.slots[2].optional);
+        assert_eq!(
+            task.slots[8].field.as_ref().map(|f| f.ty),
+            Some(FieldType::Pointer)
+        );
+        assert!(task.slots[11].optional, "#[optional] field");
+        assert_eq!(records[1].type_name, "task_struct___old");
+        assert_eq!(
+            records[1].slots[2].field.as_ref().map(|f| f.ty),
+            Some(FieldType::Array {
+                elem_size: 1,
+                signed: false,
+                count: 16
+            })
+        );
+        // The proc macro and this crate encode identically.
+        let mut encoded = Vec::new();
+        for record in &records {
+            encoded.extend(record.encode());
+        }
+        assert_eq!(parse_section(&encoded).expect("re-parse"), records);
+    }
+
+    #[test]
+    fn moved_fields_get_their_new_offsets() {
+        let btf = target(
+            &[
+                ("comm", 0, "comm"),
+                ("tgid", 16, "int"),
+                ("pid", 20, "int"),
+                ("real_parent", 24, "ptr"),
+            ],
+            32,
+        );
+        let slots = resolve(&records(), &[&btf]).expect("resolving");
+        assert_eq!(
+            value(&slots, "task_struct.pid", CoreReloKind::FieldByteOffset),
+            20
+        );
+        assert_eq!(
+            value(&slots, "task_struct.tgid", CoreReloKind::FieldByteOffset),
+            16
+        );
+        assert_eq!(
+            value(
+                &slots,
+                "task_struct.real_parent",
+                CoreReloKind::FieldByteOffset
+            ),
+            24
+        );
+        assert_eq!(
+            value(
+                &slots,
+                "task_struct.real_parent",
+                CoreReloKind::FieldByteSize
+            ),
+            8
+        );
+        assert_eq!(
+            value(&slots, "task_struct.pid", CoreReloKind::FieldExists),
+            1
+        );
+        assert_eq!(value(&slots, "task_struct", CoreReloKind::TypeSize), 32);
+        assert_eq!(value(&slots, "task_struct", CoreReloKind::TypeExists), 1);
+        // The flavored record matches the same target type.
+        assert_eq!(
+            value(
+                &slots,
+                "task_struct___old.comm",
+                CoreReloKind::FieldByteOffset
+            ),
+            0
+        );
+        assert_eq!(
+            value(
+                &slots,
+                "task_struct___old.comm",
+                CoreReloKind::FieldByteSize
+            ),
+            16
+        );
+    }
+
+    #[test]
+    fn an_absent_optional_field_resolves_to_zero_existence() {
+        let btf = target(
+            &[
+                ("pid", 8, "int"),
+                ("tgid", 12, "int"),
+                ("real_parent", 16, "ptr"),
+                ("comm", 24, "comm"),
+            ],
+            40,
+        );
+        let slots = resolve(&records(), &[&btf]).expect("optional field absent");
+        let path = "task_struct.bpfkit_no_such_field";
+        assert_eq!(value(&slots, path, CoreReloKind::FieldExists), 0);
+        assert_eq!(value(&slots, path, CoreReloKind::FieldByteOffset), 0);
+        assert!(slots.iter().filter(|s| s.path == path).all(|s| !s.found));
+        assert_eq!(
+            value(&slots, "task_struct.pid", CoreReloKind::FieldByteOffset),
+            8
+        );
+    }
+
+    #[test]
+    fn an_absent_required_field_is_an_error_naming_it() {
+        let btf = target(
+            &[
+                ("tgid", 0, "int"),
+                ("real_parent", 8, "ptr"),
+                ("comm", 16, "comm"),
+            ],
+            32,
+        );
+        match resolve(&records(), &[&btf]) {
+            Err(RustCoreError::Unresolved { path, kind, .. }) => {
+                assert_eq!(path, "task_struct.pid");
+                assert_eq!(kind, CoreReloKind::FieldByteOffset.name());
+            }
+            other => panic!("expected Unresolved, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_incompatible_field_type_does_not_match() {
+        // `real_parent` as an int: libbpf's field compatibility rejects a pointer against it.
+        let btf = target(
+            &[
+                ("pid", 0, "int"),
+                ("tgid", 4, "int"),
+                ("real_parent", 8, "long"),
+                ("comm", 16, "comm"),
+            ],
+            32,
+        );
+        let err = resolve(&records(), &[&btf]).expect_err("pointer vs integer");
+        assert!(err.to_string().contains("task_struct.real_parent"), "{err}");
+    }
+
+    #[test]
+    fn apply_writes_little_endian_values_into_rodata() {
+        let mut object = Object::parse(CORE_TASK).expect("object");
+        let btf = target(
+            &[
+                ("pid", 0x5c8, "int"),
+                ("tgid", 0x5cc, "int"),
+                ("real_parent", 0x5d8, "ptr"),
+                ("comm", 0x7a0, "comm"),
+            ],
+            0x1000,
+        );
+        let slots = resolve(&records(), &[&btf]).expect("resolving");
+        apply(&mut object, &slots, Endian::Little).expect("applying");
+        let var = object
+            .global_variable("__bpfkit_core_TaskStruct")
+            .expect("table");
+        let data = object.maps[var.map_index]
+            .initial_data
+            .as_ref()
+            .expect("rodata data");
+        let at = var.offset as usize + 2 * 8;
+        assert_eq!(data[at..at + 8], 0x5c8u64.to_le_bytes());
+        let at = var.offset as usize + 3 * 8;
+        assert_eq!(data[at..at + 8], 1u64.to_le_bytes());
+        // A slot index beyond its table is an error, not a panic.
+        let mut bad = slots[0].clone();
+        bad.index = 1000;
+        assert!(matches!(
+            apply(&mut object, &[bad], Endian::Little),
+            Err(RustCoreError::Table { .. })
+        ));
+    }
+
+    fn committed_kernel(name: &str) -> Option<Btf> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("tests/kernels/{name}.btf.gz"));
+        match std::process::Command::new("gzip")
+            .arg("-dc")
+            .arg(&path)
+            .output()
+        {
+            Ok(output) if output.status.success() => {
+                Some(Btf::from_vec(output.stdout).expect("kernel BTF"))
+            }
+            other => {
+                println!("skipped: {name}: gzip -dc failed: {other:?}");
+                None
+            }
+        }
+    }
+
+    #[test]
+    fn the_slots_resolve_against_debian_6_1_kernels() {
+        for name in ["debian-6.1.0-56-amd64", "debian-6.1.0-56-arm64"] {
+            let Some(btf) = committed_kernel(name) else {
+                continue;
+            };
+            let slots = resolve(&records(), &[&btf]).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let task = btf
+                .find_by_name_kind("task_struct", BtfKind::Struct)
+                .expect("task_struct");
+            let offset_of = |field: &str| -> u64 {
+                let member = btf
+                    .members(task)
+                    .expect("members")
+                    .into_iter()
+                    .find(|m| btf.string_at(m.name_offset).ok() == Some(field))
+                    .unwrap_or_else(|| panic!("{name}: no {field}"));
+                u64::from(member.bit_offset / 8)
+            };
+            for field in ["pid", "tgid", "real_parent"] {
+                let path = format!("task_struct.{field}");
+                assert_eq!(
+                    value(&slots, &path, CoreReloKind::FieldByteOffset),
+                    offset_of(field),
+                    "{name} {field}"
+                );
+                assert_eq!(value(&slots, &path, CoreReloKind::FieldExists), 1);
+            }
+            assert_eq!(
+                value(
+                    &slots,
+                    "task_struct___old.comm",
+                    CoreReloKind::FieldByteOffset
+                ),
+                offset_of("comm")
+            );
+            assert_eq!(
+                value(
+                    &slots,
+                    "task_struct.bpfkit_no_such_field",
+                    CoreReloKind::FieldExists
+                ),
+                0
+            );
+            assert_eq!(
+                value(&slots, "task_struct", CoreReloKind::TypeSize),
+                btf.resolve_size(task).expect("size") as u64
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_sections_are_typed_errors() {
+        let good: Vec<u8> = records().iter().flat_map(CoreRecord::encode).collect();
+        assert!(matches!(
+            parse_section(b"XXXX"),
+            Err(RustCoreError::BadMagic { offset: 0 })
+        ));
+        let mut newer = good.clone();
+        newer[4] = 2;
+        assert!(matches!(
+            parse_section(&newer),
+            Err(RustCoreError::UnsupportedVersion { version: 2, .. })
+        ));
+        assert!(matches!(
+            parse_section(&good[..good.len() - 1]),
+            Err(RustCoreError::Truncated { .. })
+        ));
+        let mut bad_kind = records()[0].clone();
+        bad_kind.slots[0].kind = CoreReloKind::EnumvalValue;
+        assert!(matches!(
+            parse_section(&bad_kind.encode()),
+            Err(RustCoreError::Malformed { .. })
+        ));
+        // Zero padding between records is accepted.
+        let mut padded = records()[0].encode();
+        padded.extend([0, 0, 0]);
+        padded.extend(records()[1].encode());
+        assert_eq!(parse_section(&padded).expect("padded").len(), 2);
+    }
+
+    /// Every single-byte mutation, truncation and extension of a valid section parses or fails
+    /// with an error, never panics; whatever parses also resolves without panicking.
+    #[test]
+    fn mutated_sections_never_panic() {
+        let good: Vec<u8> = records().iter().flat_map(CoreRecord::encode).collect();
+        let btf = target(
+            &[
+                ("pid", 0, "int"),
+                ("tgid", 4, "int"),
+                ("real_parent", 8, "ptr"),
+                ("comm", 16, "comm"),
+            ],
+            32,
+        );
+        let mut parsed = 0;
+        for index in 0..good.len() {
+            for replacement in [
+                0u8,
+                1,
+                2,
+                3,
+                4,
+                5,
+                8,
+                9,
+                0x7f,
+                0x80,
+                0xff,
+                good[index] ^ 0x10,
+            ] {
+                let mut mutated = good.clone();
+                mutated[index] = replacement;
+                if let Ok(records) = parse_section(&mutated) {
+                    parsed += 1;
+                    let _ = resolve(&records, &[&btf]);
+                }
+            }
+            let _ = parse_section(&good[..index]);
+        }
+        let mut longer = good.clone();
+        longer.extend(b"BKCO\x01\x00\xff\xff");
+        assert!(parse_section(&longer).is_err());
+        assert!(
+            parsed > 0,
+            "some mutations (e.g. of name characters) still parse"
+        );
+    }
+}
