@@ -950,7 +950,7 @@ mod tests {
             );
             assert_eq!(
                 value(&slots, "task_struct", CoreReloKind::TypeSize),
-                btf.resolve_size(task).expect("size") as u64
+                btf.resolve_size(task).expect("size")
             );
         }
     }
