@@ -19,6 +19,8 @@ use crate::{error, string_literal};
 const FIELD_BYTE_OFFSET: u8 = 0;
 const FIELD_BYTE_SIZE: u8 = 1;
 const FIELD_EXISTS: u8 = 2;
+const FIELD_LSHIFT_U64: u8 = 4;
+const FIELD_RSHIFT_U64: u8 = 5;
 const TYPE_EXISTS: u8 = 8;
 const TYPE_SIZE: u8 = 9;
 /// Slot flag: 0 instead of a load error when unresolvable.
@@ -28,6 +30,8 @@ struct Field {
     name: String,
     ty: TokenStream,
     optional: bool,
+    /// `#[bitfield]`: read through the left/right shift slots.
+    bitfield: bool,
     /// (field_type, elem_size, count) of the record format.
     encoding: (u8, u8, u16),
 }
@@ -116,6 +120,7 @@ fn parse_fields(body: TokenStream) -> Result<Vec<Field>, TokenStream> {
     let mut tokens = body.into_iter().peekable();
     loop {
         let mut optional = false;
+        let mut bitfield = false;
         // Attributes and visibility.
         loop {
             match tokens.peek() {
@@ -125,10 +130,16 @@ fn parse_fields(body: TokenStream) -> Result<Vec<Field>, TokenStream> {
                     match tokens.next() {
                         Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Bracket => {
                             let text = g.stream().to_string();
-                            if text.trim() == "optional" {
-                                optional = true;
-                            } else if !text.starts_with("doc") {
-                                return Err(error(g.span(), "only #[optional] and doc comments are allowed on kernel fields"));
+                            match text.trim() {
+                                "optional" => optional = true,
+                                "bitfield" => bitfield = true,
+                                other if other.starts_with("doc") => {}
+                                _ => {
+                                    return Err(error(
+                                        g.span(),
+                                        "only #[optional], #[bitfield] and doc comments are allowed on kernel fields",
+                                    ))
+                                }
                             }
                         }
                         _ => return Err(error(span, "expected an attribute")),
@@ -162,6 +173,9 @@ fn parse_fields(body: TokenStream) -> Result<Vec<Field>, TokenStream> {
             ty.push(token);
         }
         let encoding = encode_type(&ty).map_err(|message| error(name.span(), &message))?;
+        if bitfield && !matches!(encoding.0, 1 | 2) {
+            return Err(error(name.span(), "#[bitfield] applies to integer fields"));
+        }
         let name_text = name.to_string();
         let name_text = name_text
             .strip_prefix("r#")
@@ -174,6 +188,7 @@ fn parse_fields(body: TokenStream) -> Result<Vec<Field>, TokenStream> {
             name: name_text,
             ty: ty.into_iter().collect(),
             optional,
+            bitfield,
             encoding,
         });
     }
@@ -206,7 +221,7 @@ fn encode_record(table: &str, type_name: &str, is_union: bool, fields: &[Field])
     push_str(&mut out, table);
     push_str(&mut out, type_name);
     out.push(u8::from(is_union));
-    out.push((2 + 3 * fields.len()) as u8);
+    out.push(slot_total(fields) as u8);
     push_slot(&mut out, TYPE_EXISTS, OPTIONAL, None);
     push_slot(&mut out, TYPE_SIZE, OPTIONAL, None);
     for field in fields {
@@ -214,11 +229,29 @@ fn encode_record(table: &str, type_name: &str, is_union: bool, fields: &[Field])
         push_slot(&mut out, FIELD_BYTE_OFFSET, flags, Some(field));
         push_slot(&mut out, FIELD_EXISTS, OPTIONAL, Some(field));
         push_slot(&mut out, FIELD_BYTE_SIZE, flags, Some(field));
+        if field.bitfield {
+            push_slot(&mut out, FIELD_LSHIFT_U64, flags, Some(field));
+            push_slot(&mut out, FIELD_RSHIFT_U64, flags, Some(field));
+        }
     }
     let len = (out.len() as u16).to_le_bytes();
     out[6] = len[0];
     out[7] = len[1];
     out
+}
+
+/// Slots of one field: offset, exists, size, and for bitfields left and right shifts.
+fn field_slots(field: &Field) -> usize {
+    if field.bitfield {
+        5
+    } else {
+        3
+    }
+}
+
+/// Slots of a whole table: type exists, type size, then the fields'.
+fn slot_total(fields: &[Field]) -> usize {
+    2 + fields.iter().map(field_slots).sum::<usize>()
 }
 
 /// The macro body.
@@ -253,14 +286,17 @@ pub fn kernel_struct(attr: TokenStream, item: TokenStream) -> TokenStream {
         Ok(fields) => fields,
         Err(error) => return error,
     };
-    if 2 + 3 * fields.len() > 255 {
-        return error(ident.span(), "at most 84 fields per kernel struct");
+    if slot_total(&fields) > 255 {
+        return error(
+            ident.span(),
+            "too many fields: a kernel struct has at most 255 slots (3 per field, 5 per bitfield)",
+        );
     }
     // Outer attributes (docs) and visibility are kept on the opaque replacement.
     let prefix: TokenStream = tokens[..keyword].iter().cloned().collect();
     let table = format!("__bpfkit_core_{ident}");
     let descriptor = format!("__bpfkit_core_desc_{ident}");
-    let slots = 2 + 3 * fields.len();
+    let slots = slot_total(&fields);
     let record = encode_record(&table, &type_name, is_union, &fields);
     let bytes: Vec<String> = record.iter().map(|b| format!("{b}u8")).collect();
     let mut code = format!(
@@ -284,15 +320,28 @@ pub fn kernel_struct(attr: TokenStream, item: TokenStream) -> TokenStream {
     // The struct keyword was `struct`/`union`; the opaque type is always a struct.
     let _ = is_union;
     let mut typed: Vec<(String, TokenStream)> = Vec::new();
+    let mut offset = 2;
     for (i, field) in fields.iter().enumerate() {
-        let offset = 2 + 3 * i;
+        let first = offset;
+        offset += field_slots(field);
+        let offset = first;
         let name = &field.name;
+        let read = if field.bitfield {
+            format!(
+                "::bpfkit_ebpf::core_read::read_bitfield(this.cast::<u8>(), &{table}, {offset})"
+            )
+        } else {
+            format!(
+                "::bpfkit_ebpf::core_read::read_field(this.cast::<u8>(), &{table}, {offset}, {exists})",
+                exists = offset + 1
+            )
+        };
         code.push_str(&format!(
             "/// Reads `{type_name}.{name}` at its offset in the running kernel (error when absent
             /// or unreadable).
             #[inline(always)]
             pub fn {name}(this: *const Self) -> ::core::result::Result<__BPFKIT_FIELD_TYPE_{i}, i64> {{
-                ::bpfkit_ebpf::core_read::read_field(this.cast::<u8>(), &{table}, {offset}, {exists})
+                {read}
             }}
             /// Whether the running kernel's `{type_name}` has `{name}`.
             #[inline(always)]

@@ -665,7 +665,8 @@ mod tests {
             .value
     }
 
-    /// A target `task_struct` with the given members (name, byte offset, kind of type).
+    /// A target `task_struct` with the given members (name, byte offset, kind of type; for "bit",
+    /// a one-bit bitfield at that bit offset).
     fn target(members: &[(&str, u32, &str)], size: u32) -> Btf {
         let mut b = BtfBuilder::new();
         let int = b.add_int("int", 4, 1);
@@ -674,9 +675,14 @@ mod tests {
         let comm = b.add_array(ch, int, 16);
         let fwd = b.add_fwd("task_struct", false);
         let ptr = b.add_ptr(fwd);
+        let uint = b.add_int("unsigned int", 4, 0);
         let specs: Vec<MemberSpec> = members
             .iter()
             .map(|(name, offset, ty)| {
+                if *ty == "bit" {
+                    // `offset` is a bit offset here.
+                    return MemberSpec::bitfield(name, uint, *offset, 1);
+                }
                 let id = match *ty {
                     "int" => int,
                     "long" => long,
@@ -698,8 +704,9 @@ mod tests {
         assert_eq!(task.table_symbol, "__bpfkit_core_TaskStruct");
         assert_eq!(task.type_name, "task_struct");
         assert!(!task.is_union);
-        // type exists, type size, then (offset, exists, size) for 4 fields.
-        assert_eq!(task.slots.len(), 14);
+        // type exists, type size, then (offset, exists, size) per field, plus the left and
+        // right shifts of the bitfield.
+        assert_eq!(task.slots.len(), 2 + 3 + 3 + 3 + 5 + 3);
         assert_eq!(task.slots[2].kind, CoreReloKind::FieldByteOffset);
         assert_eq!(
             task.slots[2].field,
@@ -716,7 +723,15 @@ mod tests {
             task.slots[8].field.as_ref().map(|f| f.ty),
             Some(FieldType::Pointer)
         );
-        assert!(task.slots[11].optional, "#[optional] field");
+        assert_eq!(task.slots[14].kind, CoreReloKind::FieldLshiftU64);
+        assert_eq!(task.slots[15].kind, CoreReloKind::FieldRshiftU64);
+        assert_eq!(
+            task.slots[16].field.as_ref().map(|f| f.name.as_str()),
+            Some("bpfkit_no_such_field")
+        );
+        assert!(task.slots[16].optional, "#[optional] field's offset");
+        assert!(task.slots[18].optional, "#[optional] field's size");
+        assert!(!task.slots[13].optional, "a required field's size");
         assert_eq!(records[1].type_name, "task_struct___old");
         assert_eq!(
             records[1].slots[2].field.as_ref().map(|f| f.ty),
@@ -739,6 +754,7 @@ mod tests {
         let btf = target(
             &[
                 ("comm", 0, "comm"),
+                ("sched_reset_on_fork", 227, "bit"),
                 ("tgid", 16, "int"),
                 ("pid", 20, "int"),
                 ("real_parent", 24, "ptr"),
@@ -775,6 +791,13 @@ mod tests {
             1
         );
         assert_eq!(value(&slots, "task_struct", CoreReloKind::TypeSize), 32);
+        // The one-bit field at bit 227 lives in the 4-byte unit at byte 28: shifting the
+        // 64-bit container left by 60 then right by 63 leaves bit 3 of that unit.
+        let bit = "task_struct.sched_reset_on_fork";
+        assert_eq!(value(&slots, bit, CoreReloKind::FieldByteOffset), 28);
+        assert_eq!(value(&slots, bit, CoreReloKind::FieldByteSize), 4);
+        assert_eq!(value(&slots, bit, CoreReloKind::FieldLshiftU64), 60);
+        assert_eq!(value(&slots, bit, CoreReloKind::FieldRshiftU64), 63);
         assert_eq!(value(&slots, "task_struct", CoreReloKind::TypeExists), 1);
         // The flavored record matches the same target type.
         assert_eq!(
@@ -803,6 +826,7 @@ mod tests {
                 ("tgid", 12, "int"),
                 ("real_parent", 16, "ptr"),
                 ("comm", 24, "comm"),
+                ("sched_reset_on_fork", 227, "bit"),
             ],
             40,
         );
@@ -824,6 +848,7 @@ mod tests {
                 ("tgid", 0, "int"),
                 ("real_parent", 8, "ptr"),
                 ("comm", 16, "comm"),
+                ("sched_reset_on_fork", 227, "bit"),
             ],
             32,
         );
@@ -845,6 +870,7 @@ mod tests {
                 ("tgid", 4, "int"),
                 ("real_parent", 8, "long"),
                 ("comm", 16, "comm"),
+                ("sched_reset_on_fork", 227, "bit"),
             ],
             32,
         );
@@ -861,6 +887,7 @@ mod tests {
                 ("tgid", 0x5cc, "int"),
                 ("real_parent", 0x5d8, "ptr"),
                 ("comm", 0x7a0, "comm"),
+                ("sched_reset_on_fork", 227, "bit"),
             ],
             0x1000,
         );
@@ -952,6 +979,28 @@ mod tests {
                 value(&slots, "task_struct", CoreReloKind::TypeSize),
                 btf.resolve_size(task).expect("size")
             );
+            // The one-bit field, from its bit offset: the 4-byte unit holding it, and the shifts
+            // that bring its bit to the top of a u64 then down to bit 0.
+            let bit_offset = btf
+                .members(task)
+                .expect("members")
+                .into_iter()
+                .find(|m| btf.string_at(m.name_offset).ok() == Some("sched_reset_on_fork"))
+                .map(|m| u64::from(m.bit_offset))
+                .expect("sched_reset_on_fork");
+            let unit = bit_offset / 32 * 4;
+            let bit = "task_struct.sched_reset_on_fork";
+            assert_eq!(
+                value(&slots, bit, CoreReloKind::FieldByteOffset),
+                unit,
+                "{name}"
+            );
+            assert_eq!(value(&slots, bit, CoreReloKind::FieldByteSize), 4);
+            assert_eq!(
+                value(&slots, bit, CoreReloKind::FieldLshiftU64),
+                64 - (bit_offset + 1 - unit * 8)
+            );
+            assert_eq!(value(&slots, bit, CoreReloKind::FieldRshiftU64), 63);
         }
     }
 
@@ -996,6 +1045,7 @@ mod tests {
                 ("tgid", 4, "int"),
                 ("real_parent", 8, "ptr"),
                 ("comm", 16, "comm"),
+                ("sched_reset_on_fork", 227, "bit"),
             ],
             32,
         );

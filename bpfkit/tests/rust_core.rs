@@ -34,7 +34,7 @@ fn run_core_task(ebpf: &Ebpf) -> Vec<u64> {
     assert_eq!(out.retval, 0);
     let results: Array<_, u64> =
         Array::try_from(ebpf.map("results").expect("results")).expect("array");
-    (0..8).map(|i| results.get(i).expect("slot")).collect()
+    (0..9).map(|i| results.get(i).expect("slot")).collect()
 }
 
 #[test]
@@ -64,6 +64,52 @@ fn rust_core_reads_task_struct_fields_of_this_kernel() {
     assert_eq!(values[7], 1);
 }
 
+/// Puts this thread's scheduling policy back to plain SCHED_OTHER on drop.
+struct ResetOnForkGuard;
+
+impl ResetOnForkGuard {
+    fn set(reset_on_fork: bool) {
+        let param = libc::sched_param { sched_priority: 0 };
+        let policy = libc::SCHED_OTHER
+            | if reset_on_fork {
+                libc::SCHED_RESET_ON_FORK
+            } else {
+                0
+            };
+        // SAFETY: `param` is a valid sched_param; pid 0 is the calling thread.
+        let rc = unsafe { libc::sched_setscheduler(0, policy, &param) };
+        assert_eq!(
+            rc,
+            0,
+            "sched_setscheduler: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+impl Drop for ResetOnForkGuard {
+    fn drop(&mut self) {
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: as in `set`; a failure leaves only this test thread's policy changed.
+        unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &param) };
+    }
+}
+
+/// A bitfield read through the resolved shifts: `task_struct.sched_reset_on_fork` follows
+/// `sched_setscheduler(SCHED_RESET_ON_FORK)` on this thread.
+#[test]
+fn rust_core_reads_a_bitfield_set_by_sched_setscheduler() {
+    require_root!();
+    let ebpf = Ebpf::load(&common::object(OBJECT)).expect("loading core_task");
+    let _guard = ResetOnForkGuard;
+    ResetOnForkGuard::set(true);
+    assert_eq!(run_core_task(&ebpf)[8], 1, "reset-on-fork set");
+    ResetOnForkGuard::set(false);
+    assert_eq!(run_core_task(&ebpf)[8], 0, "reset-on-fork cleared");
+    ResetOnForkGuard::set(true);
+    assert_eq!(run_core_task(&ebpf)[8], 1, "set again");
+}
+
 /// The `.rodata` the kernel got holds the resolved slot values (frozen, read back through the map).
 #[test]
 fn rust_core_slots_land_in_frozen_rodata() {
@@ -82,11 +128,17 @@ fn rust_core_slots_land_in_frozen_rodata() {
                 && s.kind == bpfkit::obj::core_relo::CoreReloKind::FieldByteOffset
         })
         .expect("pid offset slot");
-    let rodata: Array<_, [u8; 0x98]> = match ebpf.map(".rodata").map(Array::try_from) {
-        Some(Ok(array)) => array,
-        other => panic!(".rodata: {:?}", other.map(|r| r.err())),
-    };
-    let data = rodata.get(0).expect("rodata value");
+    let rodata = ebpf.map(".rodata").expect(".rodata map");
+    let mut data = vec![0u8; rodata.value_size() as usize];
+    let found =
+        bpfkit::sys::map_lookup_elem(&rodata.handle(), Some(&0u32.to_ne_bytes()), &mut data, 0)
+            .expect("reading .rodata");
+    assert!(found);
+    assert!(
+        bpfkit::sys::map_update_elem(&rodata.handle(), Some(&0u32.to_ne_bytes()), &data, 0)
+            .is_err(),
+        ".rodata is frozen"
+    );
     let var = ebpf
         .object()
         .global_variable("__bpfkit_core_TaskStruct")

@@ -18,6 +18,9 @@ struct TaskStruct {
     pid: i32,
     tgid: i32,
     real_parent: *const TaskStruct,
+    /// A one-bit bitfield, set by `sched_setscheduler(SCHED_RESET_ON_FORK)`.
+    #[bitfield]
+    sched_reset_on_fork: u32,
     /// No kernel has this field: its accessors are guarded by `_exists()`.
     #[optional]
     bpfkit_no_such_field: u64,
@@ -30,9 +33,10 @@ struct TaskStructOld {
 }
 
 /// Slots: 0 pid, 1 tgid, 2 parent tgid, 3 absent-field value (or u64::MAX when guarded off),
-/// 4 absent field exists, 5 task_struct size, 6 comm size (from the flavored type), 7 runs.
+/// 4 absent field exists, 5 task_struct size, 6 comm size (from the flavored type), 7 runs,
+/// 8 `sched_reset_on_fork` (u64::MAX when unreadable).
 #[map]
-static results: Array<u64, 8> = Array::new();
+static results: Array<u64, 9> = Array::new();
 
 fn store(index: u32, value: u64) {
     if let Some(slot) = results.get_ptr_mut(index) {
@@ -60,6 +64,10 @@ fn core_task(_ctx: RawTracePointContext) -> i32 {
     store(5, TaskStruct::type_size());
     store(6, TaskStructOld::comm_size());
     store(7, 1);
+    store(
+        8,
+        TaskStruct::sched_reset_on_fork(task).map_or(u64::MAX, u64::from),
+    );
     0
 }
 
