@@ -372,3 +372,148 @@ pub fn kernel_struct(attr: TokenStream, item: TokenStream) -> TokenStream {
     out.extend(generated);
     out
 }
+
+const ENUMVAL_EXISTS: u8 = 10;
+const ENUMVAL_VALUE: u8 = 11;
+/// Record type flag: the kernel type is an enum.
+const TYPE_ENUM: u8 = 2;
+/// Field type of an enumerator slot.
+const ENUMERATOR: u8 = 6;
+
+/// `#[kernel_enum(name = "pid_type")] enum PidType { PIDTYPE_TGID, #[optional] PIDTYPE_NEW }`:
+/// per enumerator a value slot and an existence slot.
+pub fn kernel_enum(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let type_name = match kernel_name(attr) {
+        Ok(name) => name,
+        Err(error) => return error,
+    };
+    let tokens: Vec<TokenTree> = item.into_iter().collect();
+    let keyword = tokens
+        .iter()
+        .position(|t| matches!(t, TokenTree::Ident(i) if i.to_string() == "enum"));
+    let Some(keyword) = keyword else {
+        return error(Span::call_site(), "#[kernel_enum] applies to an enum");
+    };
+    let (Some(TokenTree::Ident(ident)), Some(TokenTree::Group(body))) =
+        (tokens.get(keyword + 1), tokens.get(keyword + 2))
+    else {
+        return error(Span::call_site(), "expected `enum Name { VARIANT, .. }`");
+    };
+    // Variants: `[#[optional]] NAME,` (no values: the kernel's are what the program reads).
+    let mut variants: Vec<(String, bool)> = Vec::new();
+    let mut optional = false;
+    let mut body_tokens = body.stream().into_iter();
+    while let Some(token) = body_tokens.next() {
+        match token {
+            TokenTree::Punct(p) if p.as_char() == '#' => match body_tokens.next() {
+                Some(TokenTree::Group(g)) => {
+                    let text = g.stream().to_string();
+                    match text.trim() {
+                        "optional" => optional = true,
+                        other if other.starts_with("doc") => {}
+                        _ => return error(
+                            g.span(),
+                            "only #[optional] and doc comments are allowed on kernel enumerators",
+                        ),
+                    }
+                }
+                _ => return error(p.span(), "expected an attribute"),
+            },
+            TokenTree::Ident(name) => {
+                let text = name.to_string();
+                if text.len() > 255 || variants.iter().any(|(v, _)| *v == text) {
+                    return error(
+                        name.span(),
+                        "enumerator names must be unique and shorter than 256 bytes",
+                    );
+                }
+                variants.push((text, optional));
+                optional = false;
+                match body_tokens.next() {
+                    None => break,
+                    Some(TokenTree::Punct(p)) if p.as_char() == ',' => {}
+                    Some(other) => {
+                        return error(other.span(), "kernel enumerators take no value or fields")
+                    }
+                }
+            }
+            other => return error(other.span(), "expected an enumerator name"),
+        }
+    }
+    let slots = 2 + 2 * variants.len();
+    if slots > 255 {
+        return error(ident.span(), "at most 126 enumerators per kernel enum");
+    }
+    let table = format!("__bpfkit_core_{ident}");
+    let descriptor = format!("__bpfkit_core_desc_{ident}");
+    let mut record = b"BKCO".to_vec();
+    record.extend_from_slice(&[1, 0, 0, 0]);
+    push_str(&mut record, &table);
+    push_str(&mut record, &type_name);
+    record.push(TYPE_ENUM);
+    record.push(slots as u8);
+    push_slot(&mut record, TYPE_EXISTS, OPTIONAL, None);
+    push_slot(&mut record, TYPE_SIZE, OPTIONAL, None);
+    for (name, optional) in &variants {
+        for (kind, flags) in [
+            (ENUMVAL_VALUE, if *optional { OPTIONAL } else { 0 }),
+            (ENUMVAL_EXISTS, OPTIONAL),
+        ] {
+            record.push(kind);
+            record.push(flags);
+            push_str(&mut record, name);
+            record.extend_from_slice(&[ENUMERATOR, 0, 0, 0]);
+        }
+    }
+    let len = (record.len() as u16).to_le_bytes();
+    record[6] = len[0];
+    record[7] = len[1];
+    let bytes: Vec<String> = record.iter().map(|b| format!("{b}u8")).collect();
+    let mut code = format!(
+        "struct {ident};
+        #[no_mangle] #[link_section = \".rodata\"] #[allow(non_upper_case_globals)]
+        static {table}: [u64; {slots}] = [0u64; {slots}];
+        #[no_mangle] #[used] #[link_section = \".bpfkit.core\"] #[allow(non_upper_case_globals)]
+        static {descriptor}: [u8; {len}] = [{bytes}];
+        #[allow(dead_code, non_snake_case)]
+        impl {ident} {{
+            /// 1 when the kernel has the enum `{type_name}` (flavor suffix ignored).
+            #[inline(always)]
+            pub fn type_exists() -> bool {{ ::bpfkit_ebpf::core_read::slot(&{table}, 0) != 0 }}
+            /// Size in bytes of `{type_name}` in the kernel (0 when absent).
+            #[inline(always)]
+            pub fn type_size() -> u64 {{ ::bpfkit_ebpf::core_read::slot(&{table}, 1) }}
+        ",
+        len = record.len(),
+        bytes = bytes.join(","),
+    );
+    for (i, (name, _)) in variants.iter().enumerate() {
+        let value = 2 + 2 * i;
+        code.push_str(&format!(
+            "/// The running kernel's value of `{type_name}::{name}` (0 when absent).
+            #[inline(always)]
+            pub fn {name}() -> u64 {{ ::bpfkit_ebpf::core_read::slot(&{table}, {value}) }}
+            /// Whether the running kernel's `{type_name}` has `{name}`.
+            #[inline(always)]
+            pub fn {name}_exists() -> bool {{ ::bpfkit_ebpf::core_read::slot(&{table}, {exists}) != 0 }}
+            ",
+            exists = value + 1,
+        ));
+    }
+    code.push('}');
+    let Ok(generated) = code.parse::<TokenStream>() else {
+        return error(
+            Span::call_site(),
+            "internal error: generated tokens do not parse",
+        );
+    };
+    let prefix: TokenStream = tokens
+        .get(..keyword)
+        .unwrap_or_default()
+        .iter()
+        .cloned()
+        .collect();
+    let mut out = prefix;
+    out.extend(generated);
+    out
+}

@@ -256,3 +256,12 @@ pub fn map(attr: TokenStream, item: TokenStream) -> TokenStream {
 pub fn kernel_struct(attr: TokenStream, item: TokenStream) -> TokenStream {
     core::kernel_struct(attr, item)
 }
+
+/// CO-RE enum values for Rust programs: `#[kernel_enum(name = "pid_type")] enum PidType {
+/// PIDTYPE_TGID, #[optional] PIDTYPE_NEW }` gives `PidType::PIDTYPE_TGID() -> u64` (the running
+/// kernel's value, resolved by the bpfkit loader into a `.rodata` slot) and
+/// `PidType::PIDTYPE_TGID_exists() -> bool`. An enumerator that may be absent is `#[optional]`.
+#[proc_macro_attribute]
+pub fn kernel_enum(attr: TokenStream, item: TokenStream) -> TokenStream {
+    core::kernel_enum(attr, item)
+}

@@ -12,13 +12,15 @@
 //!
 //! ```text
 //! record  = magic "BKCO" | version u8 (1) | flags u8 (0) | length u16 LE (whole record)
-//!           | table_symbol str | type_name str | type_flags u8 (bit 0: union) | slot_count u8
+//!           | table_symbol str | type_name str | type_flags u8 (bit 0: union, bit 1: enum)
+//!           | slot_count u8
 //!           | slot * slot_count
 //! slot    = kind u8 (libbpf's enum bpf_core_relo_kind) | flags u8 (bit 0: optional)
 //!           | field str (empty for type-based kinds) | field_type u8 | elem_size u8 | count u16 LE
 //! str     = length u8 | UTF-8 bytes
 //! field_type: 0 none, 1 unsigned integer, 2 signed integer, 3 pointer, 4 array of unsigned
-//!             integers, 5 array of signed integers (elem_size bytes each, count elements)
+//!             integers, 5 array of signed integers (elem_size bytes each, count elements),
+//!             6 enumerator (the `field` is its name; ENUMVAL kinds, enum records only)
 //! ```
 //!
 //! Slot `i` of a record lives at byte `8 * i` of the `.rodata` symbol `table_symbol`.
@@ -52,6 +54,8 @@ const HEADER_LEN: usize = 8;
 pub const SLOT_OPTIONAL: u8 = 1;
 /// Record type flag: the kernel type is a union.
 pub const TYPE_UNION: u8 = 1;
+/// Record type flag: the kernel type is an enum (its slots are enumerator values).
+pub const TYPE_ENUM: u8 = 2;
 
 /// Everything that can be wrong with a `.bpfkit.core` section or its resolution.
 #[derive(Debug, thiserror::Error)]
@@ -105,7 +109,7 @@ pub enum RustCoreError {
         source: Box<CoreFailure>,
     },
     /// A slot that is not optional has no match in the target BTF.
-    #[error("CO-RE slot {path} ({kind}) cannot be resolved against the target BTF: {reason}; mark the field #[optional] and guard it with its _exists() accessor if it may be absent")]
+    #[error("CO-RE slot {path} ({kind}) cannot be resolved against the target BTF: {reason}; mark it #[optional] in the Rust declaration and guard it with its _exists() accessor if it may be absent")]
     Unresolved {
         /// `task_struct.pid`.
         path: String,
@@ -145,6 +149,8 @@ pub enum FieldType {
         /// Element count.
         count: u16,
     },
+    /// An enumerator of an enum record.
+    Enumerator,
 }
 
 /// A field a slot refers to.
@@ -176,6 +182,8 @@ pub struct CoreRecord {
     pub type_name: String,
     /// The kernel type is a union rather than a struct.
     pub is_union: bool,
+    /// The kernel type is an enum; slots name enumerators.
+    pub is_enum: bool,
     /// Slot `i` is the table's element `i`.
     pub slots: Vec<CoreSlot>,
 }
@@ -184,6 +192,9 @@ impl CoreRecord {
     /// `type_name.field` (or `type_name`) of slot `index`, for messages.
     pub fn slot_path(&self, index: usize) -> String {
         match self.slots.get(index).and_then(|s| s.field.as_ref()) {
+            Some(field) if field.ty == FieldType::Enumerator => {
+                format!("{}::{}", self.type_name, field.name)
+            }
             Some(field) => format!("{}.{}", self.type_name, field.name),
             None => self.type_name.clone(),
         }
@@ -198,7 +209,9 @@ impl CoreRecord {
         out.extend_from_slice(&[0, 0]);
         push_str(&mut out, &self.table_symbol);
         push_str(&mut out, &self.type_name);
-        out.push(if self.is_union { TYPE_UNION } else { 0 });
+        out.push(
+            if self.is_union { TYPE_UNION } else { 0 } | if self.is_enum { TYPE_ENUM } else { 0 },
+        );
         out.push(u8::try_from(self.slots.len()).unwrap_or(u8::MAX));
         for slot in &self.slots {
             out.push(u8::try_from(slot.kind.to_raw()).unwrap_or(u8::MAX));
@@ -210,6 +223,7 @@ impl CoreRecord {
                         (field.name.as_str(), 1 + signed as u8, size, 0)
                     }
                     FieldType::Pointer => (field.name.as_str(), 3, 8, 0),
+                    FieldType::Enumerator => (field.name.as_str(), 6, 0, 0),
                     FieldType::Array {
                         elem_size,
                         signed,
@@ -347,9 +361,10 @@ fn parse_record(data: &[u8], offset: usize) -> Result<(CoreRecord, usize), RustC
         return Err(r.malformed("table symbol and type name must be identifiers".into()));
     }
     let type_flags = r.u8("type flags")?;
-    if type_flags & !TYPE_UNION != 0 {
-        return Err(r.malformed(format!("unknown type flags {type_flags:#x}")));
+    if type_flags & !(TYPE_UNION | TYPE_ENUM) != 0 || type_flags == TYPE_UNION | TYPE_ENUM {
+        return Err(r.malformed(format!("bad type flags {type_flags:#x}")));
     }
+    let is_enum = type_flags & TYPE_ENUM != 0;
     let slot_count = r.u8("slot count")?;
     let mut slots = Vec::with_capacity(usize::from(slot_count));
     for index in 0..slot_count {
@@ -377,7 +392,28 @@ fn parse_record(data: &[u8], offset: usize) -> Result<(CoreRecord, usize), RustC
             kind,
             CoreReloKind::TypeExists | CoreReloKind::TypeSize | CoreReloKind::TypeMatches
         );
-        let field = if field_kind {
+        let enumval_kind = matches!(
+            kind,
+            CoreReloKind::EnumvalExists | CoreReloKind::EnumvalValue
+        );
+        if (field_kind && is_enum) || (enumval_kind && !is_enum) {
+            return Err(r.malformed(format!(
+                "slot {index}: kind {} does not fit a {} record",
+                kind.name(),
+                if is_enum { "enum" } else { "struct or union" }
+            )));
+        }
+        let field = if enumval_kind {
+            if !is_identifier(&name) || ty != 6 || elem_size != 0 || count != 0 {
+                return Err(r.malformed(format!(
+                    "slot {index}: an enumerator slot needs an enumerator name and field type 6"
+                )));
+            }
+            Some(FieldDesc {
+                name,
+                ty: FieldType::Enumerator,
+            })
+        } else if field_kind {
             if !is_identifier(&name) {
                 return Err(r.malformed(format!(
                     "slot {index}: field name {name:?} is not an identifier"
@@ -427,6 +463,7 @@ fn parse_record(data: &[u8], offset: usize) -> Result<(CoreRecord, usize), RustC
             table_symbol,
             type_name,
             is_union: type_flags & TYPE_UNION != 0,
+            is_enum,
             slots,
         },
         len,
@@ -473,6 +510,17 @@ pub fn local_btf(records: &[CoreRecord]) -> Result<(Btf, Vec<Vec<CoreRelo>>), Ru
                 }
             }
         }
+        if record.is_enum {
+            // Local values are the enumerators' positions; only their names matter to matching.
+            let enumerators: Vec<(&str, i32)> = members
+                .iter()
+                .enumerate()
+                .map(|(index, (name, _))| (*name, i32::try_from(index).unwrap_or(i32::MAX)))
+                .collect();
+            let type_id = builder.add_enum(&record.type_name, 4, false, &enumerators);
+            relos.push(slot_relos(&mut builder, record, &members, type_id));
+            continue;
+        }
         let mut specs = Vec::with_capacity(members.len());
         let mut offset = 0u32;
         for (name, ty) in &members {
@@ -480,7 +528,7 @@ pub fn local_btf(records: &[CoreRecord]) -> Result<(Btf, Vec<Vec<CoreRelo>>), Ru
                 FieldType::Int { size, signed } => {
                     (int_type(&mut builder, size, signed), u32::from(size))
                 }
-                FieldType::Pointer => (builder.add_ptr(0), 8),
+                FieldType::Pointer | FieldType::Enumerator => (builder.add_ptr(0), 8),
                 FieldType::Array {
                     elem_size,
                     signed,
@@ -507,28 +555,47 @@ pub fn local_btf(records: &[CoreRecord]) -> Result<(Btf, Vec<Vec<CoreRelo>>), Ru
         } else {
             builder.add_struct(&record.type_name, offset, &specs)
         };
-        let mut record_relos = Vec::with_capacity(record.slots.len());
-        for slot in &record.slots {
+        relos.push(slot_relos(&mut builder, record, &members, type_id));
+    }
+    Ok((Btf::from_vec(builder.finish())?, relos))
+}
+
+/// The CO-RE relocation of each slot of `record`, whose local type is `type_id` with `members`
+/// (fields or enumerators) in that order: access `0:<member>` (`<index>` for an enumerator),
+/// or `0` for type slots.
+fn slot_relos(
+    builder: &mut BtfBuilder,
+    record: &CoreRecord,
+    members: &[(&str, FieldType)],
+    type_id: u32,
+) -> Vec<CoreRelo> {
+    record
+        .slots
+        .iter()
+        .map(|slot| {
             let access = match &slot.field {
                 Some(field) => {
                     let member = members
                         .iter()
                         .position(|(name, _)| *name == field.name)
                         .unwrap_or(0);
-                    format!("0:{member}")
+                    // Enumerators are named by their index alone (libbpf's access strings).
+                    if record.is_enum {
+                        member.to_string()
+                    } else {
+                        format!("0:{member}")
+                    }
                 }
                 None => "0".to_owned(),
             };
-            record_relos.push(CoreRelo {
+            CoreRelo {
                 insn: 0,
                 type_id,
                 access_str_off: builder.add_string(&access),
                 kind: slot.kind.to_raw(),
-            });
-        }
-        relos.push(record_relos);
-    }
-    Ok((Btf::from_vec(builder.finish())?, relos))
+            }
+        })
+        .collect()
 }
 
 /// One slot's resolved value.
@@ -693,14 +760,31 @@ mod tests {
             })
             .collect();
         b.add_struct("task_struct", size, &specs);
+        b.add_enum(
+            "pid_type",
+            4,
+            false,
+            &[
+                ("PIDTYPE_PID", 0),
+                ("PIDTYPE_TGID", 1),
+                ("PIDTYPE_SID", 3),
+                ("PIDTYPE_MAX", 4),
+            ],
+        );
         Btf::from_vec(b.finish()).expect("target BTF")
     }
 
     #[test]
     fn the_macro_records_parse_and_encode_back_identically() {
         let records = records();
-        assert_eq!(records.len(), 2);
-        let task = &records[0];
+        assert_eq!(records.len(), 3);
+        let by_name = |name: &str| {
+            records
+                .iter()
+                .find(|r| r.type_name == name)
+                .unwrap_or_else(|| panic!("no record for {name}"))
+        };
+        let task = by_name("task_struct");
         assert_eq!(task.table_symbol, "__bpfkit_core_TaskStruct");
         assert_eq!(task.type_name, "task_struct");
         assert!(!task.is_union);
@@ -732,15 +816,26 @@ mod tests {
         assert!(task.slots[16].optional, "#[optional] field's offset");
         assert!(task.slots[18].optional, "#[optional] field's size");
         assert!(!task.slots[13].optional, "a required field's size");
-        assert_eq!(records[1].type_name, "task_struct___old");
+        assert_eq!(by_name("task_struct___old").type_name, "task_struct___old");
         assert_eq!(
-            records[1].slots[2].field.as_ref().map(|f| f.ty),
+            by_name("task_struct___old").slots[2]
+                .field
+                .as_ref()
+                .map(|f| f.ty),
             Some(FieldType::Array {
                 elem_size: 1,
                 signed: false,
                 count: 16
             })
         );
+        let pid_type = by_name("pid_type");
+        assert!(pid_type.is_enum && !pid_type.is_union);
+        assert_eq!(pid_type.type_name, "pid_type");
+        assert_eq!(pid_type.slots.len(), 2 + 2 * 4);
+        assert_eq!(pid_type.slots[2].kind, CoreReloKind::EnumvalValue);
+        assert_eq!(pid_type.slots[3].kind, CoreReloKind::EnumvalExists);
+        assert_eq!(pid_type.slot_path(2), "pid_type::PIDTYPE_MAX");
+        assert!(pid_type.slots[8].optional, "#[optional] enumerator");
         // The proc macro and this crate encode identically.
         let mut encoded = Vec::new();
         for record in &records {
@@ -816,6 +911,22 @@ mod tests {
             ),
             16
         );
+        // Enumerators get the target's values, whatever their local positions.
+        assert_eq!(
+            value(&slots, "pid_type::PIDTYPE_MAX", CoreReloKind::EnumvalValue),
+            4
+        );
+        assert_eq!(
+            value(&slots, "pid_type::PIDTYPE_SID", CoreReloKind::EnumvalValue),
+            3
+        );
+        assert_eq!(
+            value(&slots, "pid_type::PIDTYPE_TGID", CoreReloKind::EnumvalValue),
+            1
+        );
+        let none = "pid_type::PIDTYPE_BPFKIT_NONE";
+        assert_eq!(value(&slots, none, CoreReloKind::EnumvalExists), 0);
+        assert_eq!(value(&slots, none, CoreReloKind::EnumvalValue), 0);
     }
 
     #[test]
@@ -856,6 +967,43 @@ mod tests {
             Err(RustCoreError::Unresolved { path, kind, .. }) => {
                 assert_eq!(path, "task_struct.pid");
                 assert_eq!(kind, CoreReloKind::FieldByteOffset.name());
+            }
+            other => panic!("expected Unresolved, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_absent_required_enumerator_is_an_error_naming_it() {
+        let mut b = BtfBuilder::new();
+        let int = b.add_int("int", 4, 1);
+        let fwd = b.add_fwd("task_struct", false);
+        let ptr = b.add_ptr(fwd);
+        let ch = b.add_int("char", 1, 1);
+        let comm = b.add_array(ch, int, 16);
+        let uint = b.add_int("unsigned int", 4, 0);
+        b.add_struct(
+            "task_struct",
+            48,
+            &[
+                MemberSpec::new("pid", int, 0),
+                MemberSpec::new("tgid", int, 4),
+                MemberSpec::new("real_parent", ptr, 8),
+                MemberSpec::new("comm", comm, 16),
+                MemberSpec::bitfield("sched_reset_on_fork", uint, 256, 1),
+            ],
+        );
+        // An enum64 pid_type without PIDTYPE_TGID: the kinds match (enum vs enum64), the
+        // enumerator does not.
+        b.add_enum64(
+            "pid_type",
+            8,
+            false,
+            &[("PIDTYPE_MAX", 4), ("PIDTYPE_SID", 3)],
+        );
+        let btf = Btf::from_vec(b.finish()).expect("target BTF");
+        match resolve(&records(), &[&btf]) {
+            Err(RustCoreError::Unresolved { path, .. }) => {
+                assert_eq!(path, "pid_type::PIDTYPE_TGID")
             }
             other => panic!("expected Unresolved, got {other:?}"),
         }

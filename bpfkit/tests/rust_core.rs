@@ -34,7 +34,7 @@ fn run_core_task(ebpf: &Ebpf) -> Vec<u64> {
     assert_eq!(out.retval, 0);
     let results: Array<_, u64> =
         Array::try_from(ebpf.map("results").expect("results")).expect("array");
-    (0..9).map(|i| results.get(i).expect("slot")).collect()
+    (0..14).map(|i| results.get(i).expect("slot")).collect()
 }
 
 #[test]
@@ -62,6 +62,25 @@ fn rust_core_reads_task_struct_fields_of_this_kernel() {
     );
     assert_eq!(values[6], 16, "task_struct___old.comm is task_struct.comm");
     assert_eq!(values[7], 1);
+    // Enumerator values, looked up independently in the kernel's BTF.
+    let pid_type = kernel
+        .find_by_name_kind("pid_type", bpfkit::obj::btf::BtfKind::Enum)
+        .expect("enum pid_type");
+    let enumerator = |name: &str| -> u64 {
+        kernel
+            .type_by_id(pid_type)
+            .expect("type")
+            .enum_values()
+            .find(|v| kernel.string_at(v.name_offset).ok() == Some(name))
+            .unwrap_or_else(|| panic!("no {name}"))
+            .value
+    };
+    assert_eq!(values[9], enumerator("PIDTYPE_TGID"));
+    assert_eq!(values[10], enumerator("PIDTYPE_MAX"));
+    assert_eq!(values[11], enumerator("PIDTYPE_SID"));
+    assert_ne!(values[10], 0, "PIDTYPE_MAX is not its local position");
+    assert_eq!(values[12], 0, "PIDTYPE_BPFKIT_NONE does not exist");
+    assert_eq!(values[13], 1, "pid_type exists");
 }
 
 /// Puts this thread's scheduling policy back to plain SCHED_OTHER on drop.
@@ -157,6 +176,12 @@ fn rust_core_unresolvable_required_field_fails_the_load_with_its_name() {
     let mut builder = BtfBuilder::new();
     let int = builder.add_int("int", 4, 1);
     builder.add_struct("task_struct", 8, &[MemberSpec::new("tgid", int, 0)]);
+    builder.add_enum(
+        "pid_type",
+        4,
+        false,
+        &[("PIDTYPE_TGID", 1), ("PIDTYPE_SID", 3), ("PIDTYPE_MAX", 4)],
+    );
     let dir = std::env::temp_dir().join(format!("bpfkit-rust-core-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("target.btf");

@@ -7,7 +7,7 @@
 #![no_main]
 
 use bpfkit_ebpf::helpers::bpf_get_current_task;
-use bpfkit_ebpf::macros::{kernel_struct, map, raw_tracepoint};
+use bpfkit_ebpf::macros::{kernel_enum, kernel_struct, map, raw_tracepoint};
 use bpfkit_ebpf::maps::Array;
 use bpfkit_ebpf::programs::RawTracePointContext;
 use bpfkit_rust_test_progs as _;
@@ -32,11 +32,25 @@ struct TaskStructOld {
     comm: [u8; 16],
 }
 
+/// Enumerator values of the running kernel, listed out of the kernel's order (the local
+/// positions are not the values).
+#[kernel_enum(name = "pid_type")]
+#[allow(non_camel_case_types)]
+enum PidType {
+    PIDTYPE_MAX,
+    PIDTYPE_SID,
+    PIDTYPE_TGID,
+    /// No kernel has it.
+    #[optional]
+    PIDTYPE_BPFKIT_NONE,
+}
+
 /// Slots: 0 pid, 1 tgid, 2 parent tgid, 3 absent-field value (or u64::MAX when guarded off),
 /// 4 absent field exists, 5 task_struct size, 6 comm size (from the flavored type), 7 runs,
-/// 8 `sched_reset_on_fork` (u64::MAX when unreadable).
+/// 8 `sched_reset_on_fork` (u64::MAX when unreadable), 9 PIDTYPE_TGID, 10 PIDTYPE_MAX,
+/// 11 PIDTYPE_SID, 12 whether PIDTYPE_BPFKIT_NONE exists, 13 whether pid_type exists.
 #[map]
-static results: Array<u64, 9> = Array::new();
+static results: Array<u64, 14> = Array::new();
 
 fn store(index: u32, value: u64) {
     if let Some(slot) = results.get_ptr_mut(index) {
@@ -68,6 +82,11 @@ fn core_task(_ctx: RawTracePointContext) -> i32 {
         8,
         TaskStruct::sched_reset_on_fork(task).map_or(u64::MAX, u64::from),
     );
+    store(9, PidType::PIDTYPE_TGID());
+    store(10, PidType::PIDTYPE_MAX());
+    store(11, PidType::PIDTYPE_SID());
+    store(12, PidType::PIDTYPE_BPFKIT_NONE_exists() as u64);
+    store(13, PidType::type_exists() as u64);
     0
 }
 
