@@ -219,3 +219,37 @@ fn rust_core_object_loads_with_bpftool() {
     ]);
     assert!(Path::new(&pins).join("core_task").exists());
 }
+
+/// The slots are constants to the verifier: the guarded read of the absent field is dead code
+/// it removes, so the kernel's program has one `bpf_probe_read_kernel` call fewer than the
+/// object (checked with bpftool's dump of the translated program).
+#[test]
+fn rust_core_branches_on_slots_are_pruned_by_the_verifier() {
+    require_root!();
+    const CALL: u8 = 0x85;
+    const PROBE_READ_KERNEL: i32 = 113;
+    let ebpf = Ebpf::load(&common::object(OBJECT)).expect("loading core_task");
+    let in_object = ebpf
+        .object()
+        .link_program("core_task")
+        .expect("linking")
+        .instructions
+        .iter()
+        .filter(|insn| insn.code == CALL && insn.imm == PROBE_READ_KERNEL)
+        .count();
+    let id = ebpf
+        .program("core_task")
+        .expect("program")
+        .data()
+        .info()
+        .expect("program info")
+        .id;
+    let dump = common::run_ok(&["bpftool", "prog", "dump", "xlated", "id", &id.to_string()]);
+    let in_kernel = dump.matches("bpf_probe_read_kernel").count();
+    assert!(in_kernel > 0, "{dump}");
+    assert_eq!(
+        in_kernel,
+        in_object - 1,
+        "the read of the absent field should be pruned:\n{dump}"
+    );
+}
