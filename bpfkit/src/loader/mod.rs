@@ -414,17 +414,44 @@ impl EbpfLoader {
 }
 
 /// Writes the values of Rust CO-RE slots into `.rodata`'s initial data (before the map is
-/// created and frozen), resolved against the loader's target BTF or else the kernel's.
+/// created and frozen), resolved against the loader's target BTF or else the kernel's (vmlinux,
+/// then module BTFs when a described type is not in vmlinux).
 fn resolve_rust_core(
     object: &mut Object,
     records: &[bpfkit_obj::rust_core::CoreRecord],
     target_btf: Option<&Arc<Btf>>,
 ) -> Result<(), EbpfError> {
+    use bpfkit_obj::core_relo::CoreReloKind;
+    use bpfkit_obj::rust_core::{resolve, RustCoreError};
     let target = match target_btf {
         Some(btf) => btf.clone(),
         None => crate::btf::kernel_btf().map_err(EbpfError::TargetBtf)?,
     };
-    let slots = bpfkit_obj::rust_core::resolve(records, &[target.as_ref()])?;
+    let first = resolve(records, &[target.as_ref()]);
+    // A type vmlinux lacks may live in a module: as for C CO-RE, module BTF is read only then
+    // (and never with a user-given target BTF), and the search redone with vmlinux first.
+    let type_missing = match &first {
+        Ok(slots) => slots
+            .iter()
+            .any(|slot| slot.kind == CoreReloKind::TypeExists && slot.value == 0),
+        Err(RustCoreError::Unresolved { .. }) => true,
+        Err(_) => false,
+    };
+    let slots = if target_btf.is_none() && type_missing {
+        let modules: Vec<Arc<Btf>> = match crate::btf::ModuleBtfs::kernel() {
+            Ok(modules) => modules.map(|(_, btf)| btf).collect(),
+            Err(_) => Vec::new(),
+        };
+        if modules.is_empty() {
+            first?
+        } else {
+            let mut targets: Vec<&Btf> = vec![target.as_ref()];
+            targets.extend(modules.iter().map(|btf| btf.as_ref()));
+            resolve(records, &targets)?
+        }
+    } else {
+        first?
+    };
     let endian = object
         .btf
         .as_ref()
