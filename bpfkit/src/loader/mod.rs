@@ -291,10 +291,20 @@ impl EbpfLoader {
     /// Loads an already parsed (and possibly edited) object.
     ///
     /// `Object` does not keep the `.bpfkit.core` section, so the CO-RE slots of Rust programs
-    /// are not resolved here: load their objects with [`EbpfLoader::load`] or
-    /// [`EbpfLoader::load_file`].
+    /// are not resolved here: load their objects with [`EbpfLoader::load`],
+    /// [`EbpfLoader::load_file`], or [`EbpfLoader::load_object_with_rust_core`].
     pub fn load_object(&self, object: Object) -> Result<Ebpf, EbpfError> {
         self.load_object_with(object, None)
+    }
+
+    /// Loads an already parsed object whose Rust CO-RE slot records were read from the same
+    /// ELF bytes with `bpfkit_obj::rust_core::records_from_elf`.
+    pub fn load_object_with_rust_core(
+        &self,
+        object: Object,
+        records: &[bpfkit_obj::rust_core::CoreRecord],
+    ) -> Result<Ebpf, EbpfError> {
+        self.load_object_with(object, Some(records))
     }
 
     fn load_object_with(
