@@ -11,6 +11,7 @@
 
 use proc_macro::{Delimiter, Group, Ident, Literal, Spacing, Span, TokenStream, TokenTree};
 
+mod core;
 mod table;
 
 use table::{ProgramKind, Target};
@@ -243,4 +244,24 @@ pub fn map(attr: TokenStream, item: TokenStream) -> TokenStream {
             .unwrap_or_default();
     out.extend(item);
     out
+}
+
+/// CO-RE for Rust programs: `#[kernel_struct(name = "task_struct")] struct TaskStruct { pid: i32,
+/// real_parent: *const TaskStruct, #[optional] maybe_absent: u64 }` turns the struct into an
+/// opaque type with accessors (`TaskStruct::pid(ptr) -> Result<i32, i64>`, `pid_exists()`,
+/// `pid_size()`, `type_exists()`, `type_size()`) that read each field at the offset the bpfkit
+/// loader resolved against the kernel's BTF and wrote into a `.rodata` slot table. `name` may
+/// carry a flavor suffix (`task_struct___old`). A field that may be absent is `#[optional]`.
+#[proc_macro_attribute]
+pub fn kernel_struct(attr: TokenStream, item: TokenStream) -> TokenStream {
+    core::kernel_struct(attr, item)
+}
+
+/// CO-RE enum values for Rust programs: `#[kernel_enum(name = "pid_type")] enum PidType {
+/// PIDTYPE_TGID, #[optional] PIDTYPE_NEW }` gives `PidType::PIDTYPE_TGID() -> u64` (the running
+/// kernel's value, resolved by the bpfkit loader into a `.rodata` slot) and
+/// `PidType::PIDTYPE_TGID_exists() -> bool`. An enumerator that may be absent is `#[optional]`.
+#[proc_macro_attribute]
+pub fn kernel_enum(attr: TokenStream, item: TokenStream) -> TokenStream {
+    core::kernel_enum(attr, item)
 }

@@ -48,6 +48,7 @@
 
 pub mod atomic;
 pub mod bindings;
+pub mod core_read;
 pub mod global;
 pub mod helpers;
 pub mod log;
@@ -58,9 +59,9 @@ pub mod programs;
 pub mod macros {
     pub use bpfkit_ebpf_macros::{
         btf_tracepoint, cgroup_device, cgroup_skb, cgroup_sock, cgroup_sock_addr, cgroup_sockopt,
-        cgroup_sysctl, classifier, fentry, fexit, flow_dissector, iter, kprobe, kretprobe, lsm,
-        map, perf_event, raw_tracepoint, sk_lookup, sk_msg, sock_ops, socket_filter, stream_parser,
-        stream_verdict, tracepoint, uprobe, uretprobe, xdp,
+        cgroup_sysctl, classifier, fentry, fexit, flow_dissector, iter, kernel_enum, kernel_struct,
+        kprobe, kretprobe, lsm, map, perf_event, raw_tracepoint, sk_lookup, sk_msg, sock_ops,
+        socket_filter, stream_parser, stream_verdict, tracepoint, uprobe, uretprobe, xdp,
     };
 }
 

@@ -16,6 +16,7 @@ pub mod maps;
 mod object;
 pub mod program;
 pub mod relocation;
+pub mod rust_core;
 pub mod section;
 pub mod uapi;
 

@@ -126,6 +126,9 @@ pub enum EbpfError {
     /// The target BTF given to the loader cannot be read.
     #[error("target BTF: {0}")]
     TargetBtf(#[source] crate::btf::KernelBtfError),
+    /// A CO-RE slot of a Rust program (`#[kernel_struct]`) is malformed or cannot be resolved.
+    #[error("Rust CO-RE: {0}")]
+    RustCore(#[from] bpfkit_obj::rust_core::RustCoreError),
     /// A program failed to load.
     #[error(transparent)]
     Program(#[from] ProgramError),
@@ -275,14 +278,40 @@ impl EbpfLoader {
     }
 
     /// Parses and loads an object from its bytes.
+    ///
+    /// Rust programs' CO-RE slots (`#[kernel_struct]`, described in the `.bpfkit.core` section)
+    /// are resolved against the target BTF here and written into `.rodata` before it is created.
     pub fn load(&self, bytes: &[u8]) -> Result<Ebpf, EbpfError> {
         let mut object = Object::parse(bytes)?;
         object.name = self.name.clone().unwrap_or_else(|| "bpfkit".to_string());
-        self.load_object(object)
+        let rust_core = bpfkit_obj::rust_core::records_from_elf(bytes)?;
+        self.load_object_with(object, rust_core.as_deref())
     }
 
     /// Loads an already parsed (and possibly edited) object.
-    pub fn load_object(&self, mut object: Object) -> Result<Ebpf, EbpfError> {
+    ///
+    /// `Object` does not keep the `.bpfkit.core` section, so the CO-RE slots of Rust programs
+    /// are not resolved here: load their objects with [`EbpfLoader::load`],
+    /// [`EbpfLoader::load_file`], or [`EbpfLoader::load_object_with_rust_core`].
+    pub fn load_object(&self, object: Object) -> Result<Ebpf, EbpfError> {
+        self.load_object_with(object, None)
+    }
+
+    /// Loads an already parsed object whose Rust CO-RE slot records were read from the same
+    /// ELF bytes with `bpfkit_obj::rust_core::records_from_elf`.
+    pub fn load_object_with_rust_core(
+        &self,
+        object: Object,
+        records: &[bpfkit_obj::rust_core::CoreRecord],
+    ) -> Result<Ebpf, EbpfError> {
+        self.load_object_with(object, Some(records))
+    }
+
+    fn load_object_with(
+        &self,
+        mut object: Object,
+        rust_core: Option<&[bpfkit_obj::rust_core::CoreRecord]>,
+    ) -> Result<Ebpf, EbpfError> {
         self.apply_settings(&mut object)?;
         let externs = crate::externs::resolve(&object, &self.kconfig)?;
         if let Some(kconfig) = &externs.kconfig {
@@ -305,6 +334,9 @@ impl EbpfLoader {
             )),
             None => None,
         };
+        if let Some(records) = rust_core.filter(|records| !records.is_empty()) {
+            resolve_rust_core(&mut object, records, target_btf.as_ref())?;
+        }
         let btf_fd = load_object_btf(&object);
         let mut maps = Vec::with_capacity(object.maps.len());
         for spec in &object.maps {
@@ -389,6 +421,53 @@ impl EbpfLoader {
         }
         Ok(())
     }
+}
+
+/// Writes the values of Rust CO-RE slots into `.rodata`'s initial data (before the map is
+/// created and frozen), resolved against the loader's target BTF or else the kernel's (vmlinux,
+/// then module BTFs when a described type is not in vmlinux).
+fn resolve_rust_core(
+    object: &mut Object,
+    records: &[bpfkit_obj::rust_core::CoreRecord],
+    target_btf: Option<&Arc<Btf>>,
+) -> Result<(), EbpfError> {
+    use bpfkit_obj::core_relo::CoreReloKind;
+    use bpfkit_obj::rust_core::{resolve, RustCoreError};
+    let target = match target_btf {
+        Some(btf) => btf.clone(),
+        None => crate::btf::kernel_btf().map_err(EbpfError::TargetBtf)?,
+    };
+    let first = resolve(records, &[target.as_ref()]);
+    // A type vmlinux lacks may live in a module: as for C CO-RE, module BTF is read only then
+    // (and never with a user-given target BTF), and the search redone with vmlinux first.
+    let type_missing = match &first {
+        Ok(slots) => slots
+            .iter()
+            .any(|slot| slot.kind == CoreReloKind::TypeExists && slot.value == 0),
+        Err(RustCoreError::Unresolved { .. }) => true,
+        Err(_) => false,
+    };
+    let slots = if target_btf.is_none() && type_missing {
+        let modules: Vec<Arc<Btf>> = match crate::btf::ModuleBtfs::kernel() {
+            Ok(modules) => modules.map(|(_, btf)| btf).collect(),
+            Err(_) => Vec::new(),
+        };
+        if modules.is_empty() {
+            first?
+        } else {
+            let mut targets: Vec<&Btf> = vec![target.as_ref()];
+            targets.extend(modules.iter().map(|btf| btf.as_ref()));
+            resolve(records, &targets)?
+        }
+    } else {
+        first?
+    };
+    let endian = object
+        .btf
+        .as_ref()
+        .map_or_else(bpfkit_obj::btf::Endian::native, Btf::endian);
+    bpfkit_obj::rust_core::apply(object, &slots, endian)?;
+    Ok(())
 }
 
 /// A program slot of a prog array whose program is not loaded yet.
