@@ -379,23 +379,11 @@ const DROPPED_PORT: u16 = 4252;
 const KEPT_PORT: u16 = 4253;
 const DATAGRAMS: usize = 4;
 
-/// Sends `DATAGRAMS` datagrams from the left namespace to each port on the right; returns how
-/// many arrived on (dropped port, kept port). Runs inside the right namespace.
+/// How many of `DATAGRAMS` datagrams per port arrived on (dropped port, kept port). Runs inside
+/// the right namespace.
 fn exchange(pair: &VethPair) -> (usize, usize) {
-    let dropped = common::udp_socket(VethPair::RIGHT_ADDR, DROPPED_PORT);
-    let kept = common::udp_socket(VethPair::RIGHT_ADDR, KEPT_PORT);
-    pair.left.run(|| {
-        let sender = common::udp_socket(VethPair::LEFT_ADDR, 0);
-        for i in 0..DATAGRAMS {
-            let payload = format!("datagram {i}");
-            for port in [DROPPED_PORT, KEPT_PORT] {
-                sender
-                    .send_to(payload.as_bytes(), (VethPair::RIGHT_ADDR, port))
-                    .expect("send");
-            }
-        }
-    });
-    (common::drain(&dropped).len(), common::drain(&kept).len())
+    let [dropped, kept] = common::udp_exchange(pair, [DROPPED_PORT, KEPT_PORT], DATAGRAMS);
+    (dropped, kept)
 }
 
 /// TC: the Rust classifier drops the port user space wrote into its `.rodata` before load, and

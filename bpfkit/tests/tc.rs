@@ -19,24 +19,11 @@ fn load() -> Ebpf {
         .expect("loading tc_drop.bpf.o")
 }
 
-/// Sends `DATAGRAMS` datagrams from the left namespace to each port on the right, and returns
-/// how many arrived on (dropped port, kept port). Must run inside the right namespace.
+/// How many of `DATAGRAMS` datagrams per port arrived on (dropped port, kept port). Runs inside
+/// the right namespace.
 fn exchange(pair: &VethPair) -> (usize, usize) {
-    let dropped = common::udp_socket(VethPair::RIGHT_ADDR, DROPPED_PORT);
-    let kept = common::udp_socket(VethPair::RIGHT_ADDR, KEPT_PORT);
-    pair.left.run(|| {
-        let sender = common::udp_socket(VethPair::LEFT_ADDR, 0);
-        for i in 0..DATAGRAMS {
-            let payload = format!("datagram {i}");
-            sender
-                .send_to(payload.as_bytes(), (VethPair::RIGHT_ADDR, DROPPED_PORT))
-                .expect("send");
-            sender
-                .send_to(payload.as_bytes(), (VethPair::RIGHT_ADDR, KEPT_PORT))
-                .expect("send");
-        }
-    });
-    (common::drain(&dropped).len(), common::drain(&kept).len())
+    let [dropped, kept] = common::udp_exchange(pair, [DROPPED_PORT, KEPT_PORT], DATAGRAMS);
+    (dropped, kept)
 }
 
 fn counters(ebpf: &Ebpf) -> (u64, u64) {

@@ -384,6 +384,25 @@ pub fn udp_socket(address: Ipv4Addr, port: u16) -> UdpSocket {
     socket
 }
 
+/// Sends `count` datagrams from the left namespace of `pair` to each of `ports` on the right
+/// address, and returns how many arrived on each port, in order. Must run inside the right
+/// namespace (where the receiving sockets are bound).
+pub fn udp_exchange<const N: usize>(pair: &VethPair, ports: [u16; N], count: usize) -> [usize; N] {
+    let receivers = ports.map(|port| udp_socket(VethPair::RIGHT_ADDR, port));
+    pair.left.run(|| {
+        let sender = udp_socket(VethPair::LEFT_ADDR, 0);
+        for i in 0..count {
+            let payload = format!("datagram {i}");
+            for port in ports {
+                sender
+                    .send_to(payload.as_bytes(), (VethPair::RIGHT_ADDR, port))
+                    .expect("send");
+            }
+        }
+    });
+    receivers.map(|socket| drain(&socket).len())
+}
+
 /// Receives every datagram queued on `socket` until it stays quiet for its read timeout.
 pub fn drain(socket: &UdpSocket) -> Vec<Vec<u8>> {
     let mut received = Vec::new();
