@@ -14,6 +14,7 @@
 mod socket_filter;
 mod tc;
 mod test_run;
+mod trace_point;
 mod verifier;
 mod xdp;
 
@@ -25,6 +26,7 @@ use bpfkit_obj::uapi::prog_type;
 pub use socket_filter::{SocketFilter, SocketFilterLink};
 pub use tc::{LinkOrder, SchedClassifier, TcAttachType, TcLink, TcNetlinkLink, TcOptions, TcxLink};
 pub use test_run::{TestRunOptions, TestRunOutput};
+pub use trace_point::{tracepoint_id, TracePoint, TracePointLink, TracepointError};
 pub use verifier::VerifierError;
 pub use xdp::{Xdp, XdpFlags, XdpLink};
 
@@ -108,6 +110,9 @@ pub enum ProgramError {
     /// A netlink request (legacy XDP or TC attachment) failed.
     #[error(transparent)]
     Netlink(#[from] NetlinkError),
+    /// A tracepoint could not be found (tracefs, its id file).
+    #[error(transparent)]
+    Tracepoint(#[from] TracepointError),
     /// A socket option call failed.
     #[error("{operation} failed: {source}")]
     Io {
@@ -220,6 +225,8 @@ pub enum Program {
     Xdp(Xdp),
     /// `SEC("tc")`, `SEC("tcx/ingress")`, `SEC("classifier")`, ...
     SchedClassifier(SchedClassifier),
+    /// `SEC("tracepoint/<category>/<name>")` (`BPF_PROG_TYPE_TRACEPOINT`).
+    TracePoint(TracePoint),
     /// Any other type: it loads and can be test-run or pinned; its attach API comes with its own
     /// module.
     Other(ProgramData),
@@ -233,6 +240,7 @@ impl Program {
             prog_type::BPF_PROG_TYPE_SCHED_CLS => {
                 Program::SchedClassifier(SchedClassifier { data })
             }
+            prog_type::BPF_PROG_TYPE_TRACEPOINT => Program::TracePoint(TracePoint { data }),
             _ => Program::Other(data),
         }
     }
@@ -243,6 +251,7 @@ impl Program {
             Program::SocketFilter(p) => &p.data,
             Program::Xdp(p) => &p.data,
             Program::SchedClassifier(p) => &p.data,
+            Program::TracePoint(p) => &p.data,
             Program::Other(data) => data,
         }
     }
@@ -252,6 +261,7 @@ impl Program {
             Program::SocketFilter(p) => &mut p.data,
             Program::Xdp(p) => &mut p.data,
             Program::SchedClassifier(p) => &mut p.data,
+            Program::TracePoint(p) => &mut p.data,
             Program::Other(data) => data,
         }
     }
@@ -317,6 +327,7 @@ macro_rules! typed_program {
 typed_program!(SocketFilter, SocketFilter, "a socket filter");
 typed_program!(Xdp, Xdp, "an XDP");
 typed_program!(SchedClassifier, SchedClassifier, "a TC classifier");
+typed_program!(TracePoint, TracePoint, "a tracepoint");
 
 /// Wraps an OS error of a socket call.
 pub(crate) fn io_error(operation: &'static str) -> impl FnOnce(std::io::Error) -> ProgramError {

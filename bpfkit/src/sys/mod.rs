@@ -8,6 +8,9 @@
 //!   verifier-log retry policy, [`prog_test_run`]), links ([`link_create`], [`link_update`],
 //!   [`link_detach`]), legacy attachment ([`prog_attach`], [`prog_query`]), pinning, ids and
 //!   `BPF_OBJ_GET_INFO_BY_FD` ([`prog_info`], [`map_info`], [`link_info`]), [`btf_load`].
+//! * Tracepoints: [`perf_event_open_tracepoint`], the legacy perf ioctls
+//!   ([`perf_event_set_bpf`], [`perf_event_enable`]) and a private tracefs mount
+//!   ([`mount_tracefs`], [`unmount`]) to read tracepoint ids.
 //! * [`netlink`] speaks rtnetlink for legacy XDP and TC (clsact + cls_bpf) attachment.
 //! * Helpers: socket filters ([`attach_socket_filter`]), [`possible_cpus`], [`ifindex`] and the
 //!   opt-in [`bump_memlock_rlimit`] (never called by bpfkit itself: since 5.11 BPF memory is
@@ -23,6 +26,7 @@ mod misc;
 pub mod mmap;
 pub mod netlink;
 mod object;
+mod perf_event;
 mod prog;
 mod release;
 mod syscall;
@@ -49,6 +53,10 @@ pub use object::{
     link_get_fd_by_id, link_get_next_id, link_info, map_get_fd_by_id, map_get_next_id, map_info,
     obj_get, obj_pin, prog_get_fd_by_id, prog_get_next_id, prog_info, prog_map_ids, LinkDetails,
     LinkInfo, MapInfo, ProgInfo,
+};
+pub use perf_event::{
+    mount_tracefs, perf_event_disable, perf_event_enable, perf_event_open_tracepoint,
+    perf_event_set_bpf, unmount,
 };
 pub use prog::{
     btf_load, prog_load, prog_test_run, BtfLoadError, ProgLoad, ProgLoadError, TestRun,
