@@ -144,3 +144,60 @@ fn other_program_types_are_not_tracepoints() {
     let result: Result<&mut TracePoint, _> = program.try_into();
     assert!(matches!(result, Err(ProgramError::WrongType { .. })));
 }
+
+/// The README's showcase object (`rust/execsnoop.bpf.o`): a `/bin/true` this test starts shows
+/// up as a ring buffer event with its pid, our pid as parent (read through Rust CO-RE), its comm
+/// and file name, and as an info log record.
+#[test]
+fn execsnoop_reports_a_child_exec_with_a_log_record() {
+    require_root!();
+    use bpfkit::log::{level_value, EbpfLogger, LOG_LEVEL_GLOBAL};
+    let mut ebpf = EbpfLoader::new()
+        .set_global(LOG_LEVEL_GLOBAL, &level_value(log::LevelFilter::Info), true)
+        .load(&common::object("rust/execsnoop.bpf.o"))
+        .expect("loading rust/execsnoop.bpf.o");
+    let mut logger = EbpfLogger::init(&mut ebpf).expect("the log buffer");
+    let mut events =
+        bpfkit::maps::RingBuf::try_from(ebpf.take_map("events").expect("events")).expect("ring");
+    let program: &mut TracePoint = ebpf
+        .program_mut("execsnoop")
+        .expect("program")
+        .try_into()
+        .expect("a tracepoint program");
+    let link = program
+        .attach("sched", "sched_process_exec")
+        .expect("attaching");
+    let child = std::process::Command::new("/bin/true")
+        .spawn()
+        .expect("spawning /bin/true");
+    let child_pid = child.id();
+    let status = child.wait_with_output().expect("waiting").status;
+    assert!(status.success());
+    drop(link);
+
+    let mut found = false;
+    while let Some(record) = events.next() {
+        let bytes: &[u8] = &record;
+        assert_eq!(bytes.len(), 280, "ExecEvent is 280 bytes");
+        let pid = u32::from_ne_bytes(bytes[0..4].try_into().expect("4 bytes"));
+        if pid != child_pid {
+            continue;
+        }
+        let ppid = u32::from_ne_bytes(bytes[4..8].try_into().expect("4 bytes"));
+        assert_eq!(ppid, std::process::id(), "the parent is this test process");
+        assert!(
+            bytes[8..24].starts_with(b"true\0"),
+            "comm {:?}",
+            &bytes[8..24]
+        );
+        assert!(bytes[24..].starts_with(b"/bin/true\0"), "file name");
+        found = true;
+    }
+    assert!(found, "an event for pid {child_pid}");
+    let lines = logger.drain_to_strings();
+    let expected = format!(
+        "INFO execsnoop: exec pid {child_pid} ppid {} comm true",
+        std::process::id()
+    );
+    assert!(lines.contains(&expected), "{expected:?} not in {lines:?}");
+}
