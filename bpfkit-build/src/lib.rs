@@ -352,13 +352,16 @@ impl EbpfBuild {
         check_toolchain(&self.toolchain)?;
         check_bpf_linker()?;
         let target_dir = out_dir.join("bpfkit-ebpf-target");
-        let status =
-            self.cargo_command(&target_dir)
-                .status()
-                .map_err(|e| BuildError::MissingToolchain {
-                    toolchain: self.toolchain.name().to_string(),
-                    detail: format!("running rustup: {e}"),
-                })?;
+        let status = self
+            .cargo_command(&target_dir)
+            // A build script's stdout is read by cargo as directives: the inner build's
+            // messages go to stderr, where cargo shows them when the build fails.
+            .stdout(std::process::Stdio::from(std::io::stderr()))
+            .status()
+            .map_err(|e| BuildError::MissingToolchain {
+                toolchain: self.toolchain.name().to_string(),
+                detail: format!("running rustup: {e}"),
+            })?;
         if !status.success() {
             return Err(BuildError::CargoFailed {
                 crate_dir: self.crate_dir.clone(),
