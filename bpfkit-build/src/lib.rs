@@ -235,6 +235,7 @@ pub struct EbpfBuild {
     locked: bool,
     out_dir: Option<PathBuf>,
     print_cargo_directives: bool,
+    extra_rustflags: Vec<String>,
 }
 
 impl EbpfBuild {
@@ -257,6 +258,7 @@ impl EbpfBuild {
             locked: false,
             out_dir: None,
             print_cargo_directives: true,
+            extra_rustflags: Vec::new(),
         }
     }
 
@@ -291,6 +293,12 @@ impl EbpfBuild {
         self
     }
 
+    /// More rustflags, after the debug info and `--btf` ones (e.g. `--remap-path-prefix`).
+    pub fn extra_rustflags(mut self, flags: impl IntoIterator<Item = String>) -> Self {
+        self.extra_rustflags.extend(flags);
+        self
+    }
+
     /// Whether to print `cargo:rerun-if-changed` lines (default: yes; off outside build
     /// scripts).
     pub fn print_cargo_directives(mut self, print: bool) -> Self {
@@ -305,6 +313,16 @@ impl EbpfBuild {
         } else {
             "debug"
         }
+    }
+
+    /// The rustflags: debug info, from which bpf-linker makes the BTF that BTF-defined maps,
+    /// globals and func/line info need, then the extra ones.
+    fn rustflags(&self) -> Vec<String> {
+        let mut flags: Vec<String> = ["-C", "debuginfo=2", "-C", "link-arg=--btf"]
+            .map(str::to_string)
+            .to_vec();
+        flags.extend(self.extra_rustflags.iter().cloned());
+        flags
     }
 
     /// The `cargo build` command for the eBPF crate into `target_dir` (not run).
@@ -322,7 +340,7 @@ impl EbpfBuild {
             .current_dir(&self.crate_dir)
             // build-std is unstable: allowed on a stable release on purpose.
             .env("RUSTC_BOOTSTRAP", "1")
-            .env("CARGO_ENCODED_RUSTFLAGS", rustflags().join("\u{1f}"));
+            .env("CARGO_ENCODED_RUSTFLAGS", self.rustflags().join("\u{1f}"));
         if self.release {
             command.arg("--release");
         }
@@ -387,14 +405,6 @@ impl EbpfBuild {
     }
 }
 
-/// The rustflags of every eBPF build: debug info, from which bpf-linker makes the BTF that
-/// BTF-defined maps, globals and func/line info need.
-fn rustflags() -> Vec<String> {
-    ["-C", "debuginfo=2", "-C", "link-arg=--btf"]
-        .map(str::to_string)
-        .to_vec()
-}
-
 /// Runs a version command: its trimmed stdout, or why it failed.
 fn version_output(command: &mut Command) -> Result<String, String> {
     let out = command.output().map_err(|e| e.to_string())?;
@@ -408,17 +418,29 @@ fn version_output(command: &mut Command) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-/// The toolchain runs and has rust-src.
-fn check_toolchain(toolchain: &Toolchain) -> Result<(), BuildError> {
+/// Checks that `toolchain` runs (through rustup) and has rust-src; returns its sysroot.
+pub fn check_toolchain(toolchain: &Toolchain) -> Result<PathBuf, BuildError> {
     let name = toolchain.name();
     let missing = |detail| BuildError::MissingToolchain {
         toolchain: name.to_string(),
         detail,
     };
-    let sysroot =
+    let sysroot = PathBuf::from(
         version_output(Command::new("rustup").args(["run", name, "rustc", "--print", "sysroot"]))
-            .map_err(missing)?;
-    check_rust_src(name, Path::new(&sysroot))
+            .map_err(missing)?,
+    );
+    check_rust_src(name, &sysroot)?;
+    Ok(sysroot)
+}
+
+/// `rustc -V` of `toolchain` (e.g. `rustc 1.95.0 (...)`), to record what built an object.
+pub fn rustc_version(toolchain: &Toolchain) -> Result<String, BuildError> {
+    version_output(Command::new("rustup").args(["run", toolchain.name(), "rustc", "-V"])).map_err(
+        |detail| BuildError::MissingToolchain {
+            toolchain: toolchain.name().to_string(),
+            detail,
+        },
+    )
 }
 
 /// core's sources are in the sysroot.
@@ -434,11 +456,12 @@ fn check_rust_src(toolchain: &str, sysroot: &Path) -> Result<(), BuildError> {
     }
 }
 
-/// bpf-linker runs and is [`BPF_LINKER_VERSION`].
-fn check_bpf_linker() -> Result<(), BuildError> {
+/// Checks that bpf-linker runs and is [`BPF_LINKER_VERSION`]; returns its `--version` line.
+pub fn check_bpf_linker() -> Result<String, BuildError> {
     let version = version_output(Command::new("bpf-linker").arg("--version"))
         .map_err(|detail| BuildError::MissingBpfLinker { detail })?;
-    check_bpf_linker_version(&version)
+    check_bpf_linker_version(&version)?;
+    Ok(version)
 }
 
 /// `bpf-linker --version` prints `bpf-linker 0.10.4`.

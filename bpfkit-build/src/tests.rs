@@ -60,7 +60,15 @@ fn big_endian_debug_locked_nightly() {
         .release(false)
         .locked(true)
         .toolchain(Toolchain::Nightly)
+        .extra_rustflags(["--remap-path-prefix=/src=/x".to_string()])
         .cargo_command(Path::new("/t"));
+    assert_eq!(
+        env(&command, "CARGO_ENCODED_RUSTFLAGS"),
+        Some(Some(
+            "-C\u{1f}debuginfo=2\u{1f}-C\u{1f}link-arg=--btf\u{1f}--remap-path-prefix=/src=/x"
+                .to_string()
+        ))
+    );
     let args = args(&command);
     assert_eq!(args.get(1).map(String::as_str), Some("nightly"));
     assert!(args.contains(&"bpfeb-unknown-none".to_string()));

@@ -21,9 +21,8 @@ use std::process::Command;
 use crate::TempDir;
 
 /// The Rust release that builds the committed objects (its LLVM is the one bpf-linker loads).
-const TOOLCHAIN: &str = "1.95.0";
+const TOOLCHAIN: &str = bpfkit_build::PINNED_RUST;
 /// The bpf-linker release the objects are built with.
-const BPF_LINKER_VERSION: &str = "0.10.4";
 /// The eBPF target (little-endian; every architecture bpfkit tests on is).
 const TARGET: &str = "bpfel-unknown-none";
 /// The programs' cargo workspace, relative to the workspace root.
@@ -56,27 +55,10 @@ struct Toolchain {
 impl Toolchain {
     /// Finds every piece, or says which one is missing and how to install it.
     fn find() -> Result<Toolchain, String> {
-        let rustc_version = output(
-            Command::new("rustup").args(["run", TOOLCHAIN, "rustc", "-V"]),
-            &format!("Rust {TOOLCHAIN} (via rustup)"),
-        )?;
-        let sysroot = PathBuf::from(output(
-            Command::new("rustup").args(["run", TOOLCHAIN, "rustc", "--print", "sysroot"]),
-            &format!("Rust {TOOLCHAIN}'s sysroot"),
-        )?);
-        let core_sources = sysroot.join("lib/rustlib/src/rust/library/core/Cargo.toml");
-        if !core_sources.exists() {
-            return Err(format!(
-                "rust-src is not installed for Rust {TOOLCHAIN} (no {}); {INSTALL_HELP}",
-                core_sources.display()
-            ));
-        }
-        let linker_version = output(Command::new("bpf-linker").arg("--version"), "bpf-linker")?;
-        if linker_version.split_whitespace().nth(1) != Some(BPF_LINKER_VERSION) {
-            return Err(format!(
-                "found `{linker_version}`, the objects are built with bpf-linker {BPF_LINKER_VERSION}; {INSTALL_HELP}"
-            ));
-        }
+        let pinned = bpfkit_build::Toolchain::Release(TOOLCHAIN.to_string());
+        let rustc_version = bpfkit_build::rustc_version(&pinned).map_err(|e| e.to_string())?;
+        let sysroot = bpfkit_build::check_toolchain(&pinned).map_err(|e| e.to_string())?;
+        let linker_version = bpfkit_build::check_bpf_linker().map_err(|e| e.to_string())?;
         output(Command::new(OBJCOPY).arg("--version"), OBJCOPY)?;
         Ok(Toolchain {
             rustc_version,
@@ -161,39 +143,15 @@ fn build_into(
     toolchain: &Toolchain,
     target_dir: &Path,
 ) -> Result<Vec<(String, Vec<u8>)>, String> {
-    let mut rustflags = vec![
-        "-C".to_string(),
-        "debuginfo=2".to_string(),
-        // bpf-linker turns the debug info into BTF (map definitions, globals, func/line info).
-        "-C".to_string(),
-        "link-arg=--btf".to_string(),
-    ];
-    rustflags.extend(remap_flags(root, toolchain, target_dir));
-    let mut command = Command::new("rustup");
-    command
-        .args(["run", TOOLCHAIN, "cargo", "build", "--release", "--locked"])
-        .args(["--target", TARGET, "-Z", "build-std=core"])
-        .arg("--target-dir")
-        .arg(target_dir)
-        .current_dir(root.join(PROGS_DIR))
-        // build-std and core_intrinsics are unstable: allowed on the pinned release on purpose.
-        .env("RUSTC_BOOTSTRAP", "1")
-        .env("CARGO_ENCODED_RUSTFLAGS", rustflags.join("\u{1f}"));
-    // What `cargo run -p xtask` set for itself must not leak into the eBPF build.
-    for variable in [
-        "RUSTFLAGS",
-        "RUSTC",
-        "RUSTC_WRAPPER",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "RUSTDOCFLAGS",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-        "CARGO_BUILD_RUSTFLAGS",
-        "CARGO_ENCODED_RUSTDOCFLAGS",
-        "RUSTUP_TOOLCHAIN",
-    ] {
-        command.env_remove(variable);
-    }
+    // The flags, the environment clean-up and RUSTC_BOOTSTRAP are those users' build.rs get
+    // from bpfkit-build; the path remapping is for reproducible committed objects only.
+    let mut command = bpfkit_build::EbpfBuild::new(root.join(PROGS_DIR))
+        .target(bpfkit_build::Target::BpfEl)
+        .toolchain(bpfkit_build::Toolchain::Release(TOOLCHAIN.to_string()))
+        .release(true)
+        .locked(true)
+        .extra_rustflags(remap_flags(root, toolchain, target_dir))
+        .cargo_command(target_dir);
     let out = command
         .output()
         .map_err(|e| format!("cannot run cargo for Rust {TOOLCHAIN}: {e}; {INSTALL_HELP}"))?;
