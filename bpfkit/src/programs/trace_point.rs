@@ -291,6 +291,19 @@ mod tests {
     }
 
     #[test]
+    fn the_no_tracefs_error_says_how_to_mount_it() {
+        let error = TracepointError::NoTracefs {
+            source: std::io::Error::from_raw_os_error(libc::EPERM),
+        }
+        .to_string();
+        assert!(
+            error.contains("mount -t tracefs tracefs /sys/kernel/tracing"),
+            "{error}"
+        );
+        assert!(error.contains("Operation not permitted"), "{error}");
+    }
+
+    #[test]
     fn missing_tracepoints_are_named() {
         let dir = std::env::temp_dir().join(format!("bpfkit-tp-test-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("events/cat/name")).unwrap();
