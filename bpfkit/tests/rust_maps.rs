@@ -535,3 +535,60 @@ fn rust_maps_object_loads_with_bpftool() {
         );
     }
 }
+
+/// sk_msg on a loopback TCP connection: with `maps_msg` attached to `sockets`, the client in
+/// `sockets[1]` and the server in `sockets[0]`, a message the client sends is counted in the
+/// client's `socket_bytes` (socket storage) and redirected (`sockets_by_port` is empty, so
+/// through `sockets[0]`) out of the server socket: the client reads its own message back.
+#[test]
+fn rust_sk_msg_redirects_through_the_sockmap_and_counts_in_socket_storage() {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::time::Duration;
+
+    require_root!();
+    let ebpf = load();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listen on loopback");
+    let mut client = TcpStream::connect(listener.local_addr().expect("address")).expect("connect");
+    let (server, _) = listener.accept().expect("accept");
+    let sockets = map_data(&ebpf, "sockets");
+    let program = ebpf.program("maps_msg").expect("maps_msg");
+    sys::prog_attach(
+        sys::LinkTarget::Fd(sockets.fd()),
+        program.data().fd().expect("loaded"),
+        BPF_SK_MSG_VERDICT,
+        0,
+        None,
+    )
+    .expect("attach sk_msg to the sockmap");
+    for (index, socket) in [(0u32, server.as_raw_fd()), (1, client.as_raw_fd())] {
+        sys::map_update_elem(
+            &sockets.handle(),
+            Some(&index.to_ne_bytes()),
+            &(socket as u32).to_ne_bytes(),
+            0,
+        )
+        .unwrap_or_else(|e| panic!("sockets[{index}]: {e}"));
+    }
+
+    client.write_all(b"ping").expect("send");
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut echoed = [0u8; 4];
+    client
+        .read_exact(&mut echoed)
+        .expect("the message comes back out of the server socket");
+    assert_eq!(&echoed, b"ping");
+
+    let mut count = [0u8; 8];
+    let found = sys::map_lookup_elem(
+        &map_data(&ebpf, "socket_bytes").handle(),
+        Some(&client.as_raw_fd().to_ne_bytes()),
+        &mut count,
+        0,
+    )
+    .expect("socket storage lookup");
+    assert!(found, "the client socket has a socket_bytes value");
+    assert_eq!(u64::from_ne_bytes(count), 1, "one message counted");
+}
