@@ -592,3 +592,60 @@ fn rust_sk_msg_redirects_through_the_sockmap_and_counts_in_socket_storage() {
     assert!(found, "the client socket has a socket_bytes value");
     assert_eq!(u64::from_ne_bytes(count), 1, "one message counted");
 }
+
+/// A cgroup this test creates (cgroup v2), removed on drop.
+struct TestCgroup {
+    path: std::path::PathBuf,
+}
+
+impl TestCgroup {
+    /// Creates `bpfkit-rust-maps-<pid>` under the cgroup v2 mount, or `None` without one.
+    fn new() -> Option<TestCgroup> {
+        let root = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+            .into_iter()
+            .map(Path::new)
+            .find(|root| root.join("cgroup.controllers").exists())?;
+        let path = root.join(format!("bpfkit-rust-maps-{}", std::process::id()));
+        std::fs::create_dir(&path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
+        Some(TestCgroup { path })
+    }
+}
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.path);
+    }
+}
+
+/// BTF tracepoint `cgroup_mkdir`: attached, it gives the cgroup this test creates a
+/// `cgroup_mkdirs` value (cgroup storage), which user space reads with the cgroup's fd as key.
+#[test]
+fn rust_btf_tracepoint_counts_a_new_cgroup_in_cgroup_storage() {
+    require_root!();
+    let ebpf = load();
+    let program = ebpf.program("maps_mkdir").expect("maps_mkdir");
+    let _link = sys::link_create(&sys::LinkCreate {
+        prog_fd: program.data().fd().expect("loaded"),
+        // A BTF tracepoint names its target by the program's attach BTF id: no target fd (the
+        // ifindex shares the fd's place in the attribute, so 0 either way).
+        target: sys::LinkTarget::Ifindex(0),
+        attach_type: BPF_TRACE_RAW_TP,
+        flags: 0,
+        extra: sys::LinkExtra::None,
+    })
+    .expect("attach tp_btf/cgroup_mkdir");
+    let Some(cgroup) = TestCgroup::new() else {
+        panic!("no cgroup v2 mount under /sys/fs/cgroup");
+    };
+    let directory = std::fs::File::open(&cgroup.path).expect("open the cgroup");
+    let mut count = [0u8; 8];
+    let found = sys::map_lookup_elem(
+        &map_data(&ebpf, "cgroup_mkdirs").handle(),
+        Some(&directory.as_raw_fd().to_ne_bytes()),
+        &mut count,
+        0,
+    )
+    .expect("cgroup storage lookup");
+    assert!(found, "the new cgroup has a cgroup_mkdirs value");
+    assert_eq!(u64::from_ne_bytes(count), 1, "one mkdir");
+}
