@@ -96,7 +96,7 @@ fn expected_maps() -> Vec<Expected> {
         map("cpus", BPF_MAP_TYPE_CPUMAP, 4, 4, 2, 0),
         map("xdp_sockets", BPF_MAP_TYPE_XSKMAP, 4, 4, 4, 0),
         map(
-            "socket_bytes",
+            "socket_messages",
             BPF_MAP_TYPE_SK_STORAGE,
             4,
             8,
@@ -195,7 +195,7 @@ fn rust_map_definitions_parse() {
     }
     // Local storages need key and value BTF in the kernel: the object must carry both.
     for name in [
-        "socket_bytes",
+        "socket_messages",
         "task_calls",
         "inode_unlinks",
         "cgroup_mkdirs",
@@ -536,17 +536,24 @@ fn rust_maps_object_loads_with_bpftool() {
     }
 }
 
-/// sk_msg on a loopback TCP connection: with `maps_msg` attached to `sockets`, the client in
-/// `sockets[1]` and the server in `sockets[0]`, a message the client sends is counted in the
-/// client's `socket_bytes` (socket storage) and redirected (`sockets_by_port` is empty, so
-/// through `sockets[0]`) out of the server socket: the client reads its own message back.
-#[test]
-fn rust_sk_msg_redirects_through_the_sockmap_and_counts_in_socket_storage() {
+/// Where the sk_msg test puts the server socket, which `maps_msg` redirects to.
+#[derive(Clone, Copy, Debug)]
+enum RedirectVia {
+    /// `sockets[0]` (sockmap), with `sockets_by_port` empty.
+    SockMap,
+    /// `sockets_by_port[0]` (sockhash), tried first.
+    SockHash,
+}
+
+/// sk_msg on a loopback TCP connection: with `maps_msg` attached to `sockets` and the client in
+/// `sockets[1]`, a message the client sends is counted in the client's `socket_messages` (socket
+/// storage) and redirected to the server socket's send path (`via` says where the server
+/// is): the client reads its own message back.
+fn sk_msg_redirect(via: RedirectVia) {
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream};
     use std::time::Duration;
 
-    require_root!();
     let ebpf = load();
     let listener = TcpListener::bind("127.0.0.1:0").expect("listen on loopback");
     let mut client = TcpStream::connect(listener.local_addr().expect("address")).expect("connect");
@@ -561,14 +568,21 @@ fn rust_sk_msg_redirects_through_the_sockmap_and_counts_in_socket_storage() {
         None,
     )
     .expect("attach sk_msg to the sockmap");
-    for (index, socket) in [(0u32, server.as_raw_fd()), (1, client.as_raw_fd())] {
+    let server_map = match via {
+        RedirectVia::SockMap => sockets,
+        RedirectVia::SockHash => map_data(&ebpf, "sockets_by_port"),
+    };
+    for (map, index, socket) in [
+        (server_map, 0u32, server.as_raw_fd()),
+        (sockets, 1, client.as_raw_fd()),
+    ] {
         sys::map_update_elem(
-            &sockets.handle(),
+            &map.handle(),
             Some(&index.to_ne_bytes()),
             &(socket as u32).to_ne_bytes(),
             0,
         )
-        .unwrap_or_else(|e| panic!("sockets[{index}]: {e}"));
+        .unwrap_or_else(|e| panic!("{}[{index}]: {e}", map.name()));
     }
 
     client.write_all(b"ping").expect("send");
@@ -583,14 +597,26 @@ fn rust_sk_msg_redirects_through_the_sockmap_and_counts_in_socket_storage() {
 
     let mut count = [0u8; 8];
     let found = sys::map_lookup_elem(
-        &map_data(&ebpf, "socket_bytes").handle(),
+        &map_data(&ebpf, "socket_messages").handle(),
         Some(&client.as_raw_fd().to_ne_bytes()),
         &mut count,
         0,
     )
     .expect("socket storage lookup");
-    assert!(found, "the client socket has a socket_bytes value");
+    assert!(found, "the client socket has a socket_messages value");
     assert_eq!(u64::from_ne_bytes(count), 1, "one message counted");
+}
+
+#[test]
+fn rust_sk_msg_redirects_through_the_sockmap_and_counts_in_socket_storage() {
+    require_root!();
+    sk_msg_redirect(RedirectVia::SockMap);
+}
+
+#[test]
+fn rust_sk_msg_redirects_through_the_sockhash() {
+    require_root!();
+    sk_msg_redirect(RedirectVia::SockHash);
 }
 
 /// A cgroup this test creates (cgroup v2), removed on drop.

@@ -11,7 +11,7 @@
 //!   in `task_calls` (task storage), stores the kernel stack id from `stacks` and the result of a
 //!   `samples` (perf event array) write there too.
 //! * `maps_msg` (sk_msg) and `maps_verdict` (sk_skb stream verdict): redirect through `sockets`
-//!   and `sockets_by_port`, counting messages per socket in `socket_bytes` (socket storage).
+//!   and `sockets_by_port`, counting messages per socket in `socket_messages` (socket storage).
 //! * `maps_mkdir` (BTF tracepoint `cgroup_mkdir`): counts new cgroups in `cgroup_mkdirs` (cgroup
 //!   storage).
 //!
@@ -84,7 +84,7 @@ static cpus: CpuMap<2> = CpuMap::new();
 #[map]
 static xdp_sockets: XskMap<4> = XskMap::new();
 #[map]
-static socket_bytes: SkStorage<u64> = SkStorage::new();
+static socket_messages: SkStorage<u64> = SkStorage::new();
 #[map]
 static task_calls: TaskStorage<TaskRecord> = TaskStorage::new();
 #[map]
@@ -203,7 +203,7 @@ fn maps_msg(ctx: SkMsgContext) -> u32 {
     };
     if !sk.is_null() {
         // SAFETY: a socket pointer from the context, checked for null.
-        if let Some(count) = unsafe { socket_bytes.get_ptr_mut(sk.cast(), None, true) } {
+        if let Some(count) = unsafe { socket_messages.get_ptr_mut(sk.cast(), None, true) } {
             add(count, 1);
         }
     }
