@@ -850,3 +850,47 @@ fn rust_perf_event_array_output_reaches_the_perf_ring() {
         "perf output succeeded"
     );
 }
+
+/// sk_skb stream verdict on a loopback TCP connection: with `maps_verdict` attached to
+/// `sockets` and only the server in `sockets[0]`, what the server receives is redirected
+/// (`sockets_by_port` is empty, so through `sockets[0]`) out of the server's own send path:
+/// the client gets its message back.
+#[test]
+fn rust_stream_verdict_redirects_through_the_sockmap() {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::time::Duration;
+
+    require_root!();
+    let ebpf = load();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listen on loopback");
+    let mut client = TcpStream::connect(listener.local_addr().expect("address")).expect("connect");
+    let (server, _) = listener.accept().expect("accept");
+    let sockets = map_data(&ebpf, "sockets");
+    let program = ebpf.program("maps_verdict").expect("maps_verdict");
+    sys::prog_attach(
+        sys::LinkTarget::Fd(sockets.fd()),
+        program.data().fd().expect("loaded"),
+        BPF_SK_SKB_STREAM_VERDICT,
+        0,
+        None,
+    )
+    .expect("attach the stream verdict to the sockmap");
+    sys::map_update_elem(
+        &sockets.handle(),
+        Some(&0u32.to_ne_bytes()),
+        &(server.as_raw_fd() as u32).to_ne_bytes(),
+        0,
+    )
+    .expect("sockets[0] = server");
+
+    client.write_all(b"pong").expect("send");
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut echoed = [0u8; 4];
+    client
+        .read_exact(&mut echoed)
+        .expect("the server's received data is sent back by the redirect");
+    assert_eq!(&echoed, b"pong");
+}
