@@ -424,24 +424,35 @@ fn rust_xdp_program_uses_queue_stack_bloom_lpm_per_cpu_and_map_in_map() {
     assert_eq!(by_key.get(1).expect("slot 1"), 3, "outer_hash[1][1]");
 }
 
-/// XDP redirects: with empty maps every `bpf_redirect_map` falls back to `XDP_PASS`; with the
-/// loopback device in `devices[0]` the first one redirects (test runs do not send the frame).
+/// XDP redirects: with empty maps every `bpf_redirect_map` falls back to `XDP_PASS`; with an
+/// entry in the device map (the loopback device), the device hash or the CPU map (CPU 0, with a
+/// queue of 64 frames) the program redirects (a test run does not send the frame). The AF_XDP
+/// socket map is only shown falling back: filling it needs an AF_XDP socket with its rings.
 #[test]
 fn rust_xdp_redirect_maps_fall_back_then_redirect() {
     require_root!();
-    let ebpf = load();
     let data = frame(64, [10, 0, 0, 1]);
-    assert_eq!(run_packet(&ebpf, "maps_redirect", &data), XDP_PASS);
-    let devices = map_data(&ebpf, "devices");
+    assert_eq!(run_packet(&load(), "maps_redirect", &data), XDP_PASS);
     let loopback = 1u32;
-    sys::map_update_elem(
-        &devices.handle(),
-        Some(&0u32.to_ne_bytes()),
-        &loopback.to_ne_bytes(),
-        0,
-    )
-    .expect("devices[0] = lo");
-    assert_eq!(run_packet(&ebpf, "maps_redirect", &data), XDP_REDIRECT);
+    for (map, key, value) in [
+        ("devices", 0u32, loopback),
+        ("devices_by_index", 1, loopback),
+        ("cpus", 0, 64),
+    ] {
+        let ebpf = load();
+        sys::map_update_elem(
+            &map_data(&ebpf, map).handle(),
+            Some(&key.to_ne_bytes()),
+            &value.to_ne_bytes(),
+            0,
+        )
+        .unwrap_or_else(|e| panic!("{map}[{key}] = {value}: {e}"));
+        assert_eq!(
+            run_packet(&ebpf, "maps_redirect", &data),
+            XDP_REDIRECT,
+            "redirect through {map}"
+        );
+    }
 }
 
 /// This thread's task storage key: a pidfd for the thread.
