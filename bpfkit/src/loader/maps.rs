@@ -150,12 +150,23 @@ fn map_takes_btf_types(kind: u32) -> bool {
     )
 }
 
+/// A perf event array declared without a size gets one slot per possible CPU (libbpf's rule: the
+/// kernel refuses 0 entries).
+fn effective_max_entries(spec: &MapSpec) -> u32 {
+    if spec.map_type == map_type::BPF_MAP_TYPE_PERF_EVENT_ARRAY && spec.max_entries == 0 {
+        if let Ok(cpus) = crate::sys::possible_cpus() {
+            return u32::try_from(cpus).unwrap_or(u32::MAX);
+        }
+    }
+    spec.max_entries
+}
+
 fn map_create_attr<'a>(spec: &MapSpec, name: &'a str, inner: Option<&'a MapData>) -> MapCreate<'a> {
     MapCreate {
         map_type: spec.map_type,
         key_size: spec.key_size,
         value_size: spec.value_size,
-        max_entries: spec.max_entries,
+        max_entries: effective_max_entries(spec),
         map_flags: spec.map_flags,
         inner_map_fd: inner.map(|m| m.fd()),
         numa_node: spec.numa_node,
