@@ -189,6 +189,35 @@ impl SkBuffContext {
         u16::from_be(unsafe { (*self.skb).protocol } as u16)
     }
 
+    /// Replaces `from` by `to` in the L3 (IP header) checksum at `offset`
+    /// (`bpf_l3_csum_replace`); `size` is the width of the changed field (2 or 4). TC only.
+    #[inline(always)]
+    pub fn l3_csum_replace(&self, offset: u32, from: u64, to: u64, size: u64) -> Result<(), i64> {
+        // SAFETY: `skb` is the context the kernel passed; the helper checks offset and size.
+        let rc =
+            unsafe { crate::helpers::bpf_l3_csum_replace(self.skb.cast(), offset, from, to, size) };
+        if rc < 0 {
+            Err(rc)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Replaces `from` by `to` in the L4 (TCP/UDP) checksum at `offset`
+    /// (`bpf_l4_csum_replace`); `flags` carries the field width and `BPF_F_PSEUDO_HDR`. TC only.
+    #[inline(always)]
+    pub fn l4_csum_replace(&self, offset: u32, from: u64, to: u64, flags: u64) -> Result<(), i64> {
+        // SAFETY: as in `l3_csum_replace`.
+        let rc = unsafe {
+            crate::helpers::bpf_l4_csum_replace(self.skb.cast(), offset, from, to, flags)
+        };
+        if rc < 0 {
+            Err(rc)
+        } else {
+            Ok(())
+        }
+    }
+
     /// Copies the `T` at `offset` bytes into the packet (linear or not) with
     /// `bpf_skb_load_bytes`, or returns the kernel's negative error when the packet is shorter.
     /// Works in every socket-buffer program type, socket filters included.

@@ -98,3 +98,40 @@ pub fn probe_read_user<T: Copy>(source: *const T) -> Result<T, i64> {
     // SAFETY: the helper succeeded and wrote every byte.
     Ok(unsafe { value.assume_init() })
 }
+
+/// Writes a line to the kernel's trace pipe (`bpf_trace_printk`): for debugging only, it is slow
+/// and shared by every program; prefer the `info!` family for anything users read. `fmt` takes at
+/// most three `%` conversions; it must be a C string literal (`c"pid %d\n"`) so it lives in
+/// read-only memory, as the verifier requires.
+#[inline(always)]
+pub fn trace_printk(fmt: &core::ffi::CStr, args: [u64; 3]) -> i64 {
+    let bytes = fmt.to_bytes_with_nul();
+    // SAFETY: `fmt` is a NUL-terminated string of `bytes.len()` bytes that outlives the call; the
+    // helper reads no further than the size passed.
+    unsafe { bpf_trace_printk(fmt.as_ptr(), bytes.len() as u32, args[0], args[1], args[2]) }
+}
+
+/// Redirects the packet to the interface `ifindex` (`bpf_redirect`, XDP and TC); returns the
+/// program's verdict (`XDP_REDIRECT` / `TC_ACT_REDIRECT`), or an error verdict for bad flags.
+#[inline(always)]
+pub fn redirect(ifindex: u32, flags: u64) -> i64 {
+    // SAFETY: takes no pointers; the kernel checks the index and the flags.
+    unsafe { bpf_redirect(ifindex, flags) }
+}
+
+/// The checksum difference between two runs of 32-bit words (`bpf_csum_diff`), seeded with
+/// `seed`: the value to fold into a checksum after replacing `from` with `to`. Returns the new
+/// checksum or a negative error.
+#[inline(always)]
+pub fn csum_diff(from: &[u32], to: &[u32], seed: u32) -> i64 {
+    // SAFETY: both slices are valid for reads of the byte sizes passed; the helper only reads.
+    unsafe {
+        bpf_csum_diff(
+            from.as_ptr() as *mut u32,
+            core::mem::size_of_val(from) as u32,
+            to.as_ptr() as *mut u32,
+            core::mem::size_of_val(to) as u32,
+            seed,
+        )
+    }
+}
