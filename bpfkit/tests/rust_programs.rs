@@ -930,3 +930,31 @@ fn rust_objects_load_with_bpftool() {
         }
     }
 }
+
+/// The safe helper wrappers in a Rust program run with BPF_PROG_TEST_RUN: `redirect` gives the
+/// XDP_REDIRECT verdict, `trace_printk` reports the bytes it wrote, and `csum_diff` of the same
+/// change is the same with a zero word appended.
+#[test]
+fn rust_helper_wrappers_run() {
+    require_root!();
+    let loopback = bpfkit::sys::ifindex("lo").expect("lo");
+    let ebpf = EbpfLoader::new()
+        .set_global("redirect_ifindex", &loopback, true)
+        .load(&common::object("rust/helpers_demo.bpf.o"))
+        .expect("loading");
+    let program = ebpf.program("helpers_demo").expect("program").data();
+    let packet = [0u8; 64];
+    let options = bpfkit::programs::TestRunOptions {
+        data_in: &packet,
+        ..Default::default()
+    };
+    let output = program.test_run(&options).expect("test run");
+    const XDP_REDIRECT: u32 = 4;
+    assert_eq!(output.retval, XDP_REDIRECT);
+    let printed: u64 = ebpf.global("printk_bytes").expect("printk_bytes");
+    assert_eq!(printed, "bpfkit helpers_demo 7\n".len() as u64);
+    let one: u64 = ebpf.global("csum_one_word").expect("csum_one_word");
+    let two: u64 = ebpf.global("csum_two_words").expect("csum_two_words");
+    assert_ne!(one, 0, "csum_diff failed");
+    assert_eq!(one, two);
+}
