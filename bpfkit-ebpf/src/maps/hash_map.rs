@@ -1,9 +1,16 @@
-//! Hash maps.
+//! Hash maps, plain and per-CPU: the same definition and helpers, only the map type differs.
+//! In a per-CPU map each key has one value per CPU and a program sees its own CPU's, so plain
+//! (non-atomic) updates through `get_ptr_mut` are safe there.
 
 use core::ffi::c_void;
 use core::ptr;
 
 use crate::bindings::{BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_LRU_HASH};
+
+/// `BPF_MAP_TYPE_PERCPU_HASH` (kernel 4.6).
+const BPF_MAP_TYPE_PERCPU_HASH: usize = 5;
+/// `BPF_MAP_TYPE_LRU_PERCPU_HASH` (kernel 4.10).
+const BPF_MAP_TYPE_LRU_PERCPU_HASH: usize = 10;
 use crate::helpers::{bpf_map_delete_elem, bpf_map_lookup_elem, bpf_map_update_elem};
 
 macro_rules! hash_map {
@@ -40,9 +47,9 @@ macro_rules! hash_map {
                 }
             }
 
-            /// A pointer to the value of `key` inside the map, or `None` when absent. Writes
-            /// through it are seen by user space; other CPUs may access it concurrently (use
-            /// atomics for counters).
+            /// A pointer to the value of `key` inside the map (this CPU's, in a per-CPU map), or
+            /// `None` when absent. Writes through it are seen by user space; in a shared map other
+            /// CPUs may access it concurrently (use atomics for counters).
             #[inline(always)]
             pub fn get_ptr_mut(&self, key: &K) -> Option<*mut V> {
                 // SAFETY: the map pointer is this map; the key is a valid reference of the key type.
@@ -56,7 +63,8 @@ macro_rules! hash_map {
                 }
             }
 
-            /// A reference to the value of `key`, or `None` when absent.
+            /// A reference to the value of `key` (this CPU's, in a per-CPU map), or `None` when
+            /// absent.
             ///
             /// # Safety
             /// Another CPU or user space may change or delete the value while the reference is
@@ -68,8 +76,9 @@ macro_rules! hash_map {
                 self.get_ptr_mut(key).map(|value| unsafe { &*value })
             }
 
-            /// Inserts or replaces (`flags`: `BPF_ANY`, `BPF_NOEXIST`, `BPF_EXIST`); the kernel's
-            /// negative error on failure.
+            /// Inserts or replaces (`flags`: `BPF_ANY`, `BPF_NOEXIST`, `BPF_EXIST`); in a per-CPU
+            /// map this sets this CPU's value and a new key starts at zero on the other CPUs. The
+            /// kernel's negative error on failure.
             #[inline(always)]
             pub fn insert(&self, key: &K, value: &V, flags: u64) -> Result<(), i64> {
                 // SAFETY: key and value are valid references of the map's key and value types.
@@ -88,7 +97,8 @@ macro_rules! hash_map {
                 }
             }
 
-            /// Removes `key`; the kernel's negative error (`-ENOENT` when absent) on failure.
+            /// Removes `key` (every CPU's value, in a per-CPU map); the kernel's negative error
+            /// (`-ENOENT` when absent) on failure.
             #[inline(always)]
             pub fn remove(&self, key: &K) -> Result<(), i64> {
                 // SAFETY: the key is a valid reference of the map's key type.
@@ -114,4 +124,15 @@ hash_map!(
     /// `BPF_MAP_TYPE_LRU_HASH`: a hash map that evicts the least recently used entry when full.
     LruHashMap,
     BPF_MAP_TYPE_LRU_HASH
+);
+hash_map!(
+    /// `BPF_MAP_TYPE_PERCPU_HASH` with keys `K` and per-CPU values `V`, at most `MAX_ENTRIES` keys.
+    PerCpuHashMap,
+    BPF_MAP_TYPE_PERCPU_HASH
+);
+hash_map!(
+    /// `BPF_MAP_TYPE_LRU_PERCPU_HASH`: a per-CPU hash map that evicts the least recently used key
+    /// when full.
+    LruPerCpuHashMap,
+    BPF_MAP_TYPE_LRU_PERCPU_HASH
 );
