@@ -142,6 +142,9 @@ pub enum ParseError {
     /// The `.BTF` section is malformed, or lacks what `.maps` needs.
     #[error("BTF: {0}")]
     Btf(#[from] BtfError),
+    /// The `.bpfkit.core` section (Rust CO-RE slot records) is malformed.
+    #[error(transparent)]
+    RustCore(#[from] crate::rust_core::RustCoreError),
     /// The `license` section is not a NUL-terminated string.
     #[error("the license section is not a NUL-terminated UTF-8 string")]
     BadLicense,

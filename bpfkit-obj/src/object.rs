@@ -55,6 +55,9 @@ pub struct Object {
     pub(crate) functions: Vec<Function>,
     pub(crate) code_sections: Vec<CodeSection>,
     globals: Vec<(String, GlobalVariable)>,
+    /// What the CO-RE slots of Rust programs mean (the `.bpfkit.core` sections, see
+    /// [`crate::rust_core`]); empty for C objects. The loader resolves them before load.
+    pub rust_core: Vec<crate::rust_core::CoreRecord>,
     /// `.kconfig` and `.ksyms` externs, in symbol table order.
     externs: Vec<Extern>,
     /// Section sizes and symbol offsets by section name, to fill in BTF `DATASEC`s for the kernel.
@@ -540,6 +543,15 @@ impl<'d> Parser<'d> {
             },
             _ => None,
         };
+        // The linker may keep one `.bpfkit.core` section per record, all of that name.
+        let mut rust_core = Vec::new();
+        for section in self
+            .sections
+            .iter()
+            .filter(|s| s.name == crate::rust_core::SECTION_NAME)
+        {
+            rust_core.extend(crate::rust_core::parse_section(section.data)?);
+        }
         let mut object = Object {
             name,
             license: license.clone(),
@@ -551,6 +563,7 @@ impl<'d> Parser<'d> {
             functions,
             code_sections,
             globals: Vec::new(),
+            rust_core,
             externs,
             section_layouts,
         };

@@ -58,7 +58,7 @@ pub const TYPE_UNION: u8 = 1;
 pub const TYPE_ENUM: u8 = 2;
 
 /// Everything that can be wrong with a `.bpfkit.core` section or its resolution.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RustCoreError {
     /// The bytes end inside a record.
     #[error(".bpfkit.core: record at byte {offset} is truncated ({what})")]

@@ -254,19 +254,18 @@ fn rust_core_branches_on_slots_are_pruned_by_the_verifier() {
     );
 }
 
-/// A parsed `Object` (here renamed, as an edited one would be) loads with the records read
-/// from the same bytes, and its slots are resolved.
+/// A parsed `Object` (here renamed, as an edited one would be) keeps its slot records, and
+/// `load_object` resolves them.
 #[test]
 fn rust_core_parsed_object_loads_with_its_records() {
     require_root!();
     let bytes = common::object(OBJECT);
     let mut object = bpfkit::obj::Object::parse(&bytes).expect("parsing");
     object.name = "core_edit".to_string();
-    let records = rust_core::records_from_elf(&bytes)
+    let from_elf = rust_core::records_from_elf(&bytes)
         .expect("records")
         .expect("section");
-    let ebpf = EbpfLoader::new()
-        .load_object_with_rust_core(object, &records)
-        .expect("loading");
+    assert_eq!(object.rust_core, from_elf, "Object keeps every record");
+    let ebpf = EbpfLoader::new().load_object(object).expect("loading");
     assert_eq!(run_core_task(&ebpf)[0], gettid());
 }

@@ -284,34 +284,12 @@ impl EbpfLoader {
     pub fn load(&self, bytes: &[u8]) -> Result<Ebpf, EbpfError> {
         let mut object = Object::parse(bytes)?;
         object.name = self.name.clone().unwrap_or_else(|| "bpfkit".to_string());
-        let rust_core = bpfkit_obj::rust_core::records_from_elf(bytes)?;
-        self.load_object_with(object, rust_core.as_deref())
+        self.load_object(object)
     }
 
-    /// Loads an already parsed (and possibly edited) object.
-    ///
-    /// `Object` does not keep the `.bpfkit.core` section, so the CO-RE slots of Rust programs
-    /// are not resolved here: load their objects with [`EbpfLoader::load`],
-    /// [`EbpfLoader::load_file`], or [`EbpfLoader::load_object_with_rust_core`].
-    pub fn load_object(&self, object: Object) -> Result<Ebpf, EbpfError> {
-        self.load_object_with(object, None)
-    }
-
-    /// Loads an already parsed object whose Rust CO-RE slot records were read from the same
-    /// ELF bytes with `bpfkit_obj::rust_core::records_from_elf`.
-    pub fn load_object_with_rust_core(
-        &self,
-        object: Object,
-        records: &[bpfkit_obj::rust_core::CoreRecord],
-    ) -> Result<Ebpf, EbpfError> {
-        self.load_object_with(object, Some(records))
-    }
-
-    fn load_object_with(
-        &self,
-        mut object: Object,
-        rust_core: Option<&[bpfkit_obj::rust_core::CoreRecord]>,
-    ) -> Result<Ebpf, EbpfError> {
+    /// Loads an already parsed (and possibly edited) object, resolving its Rust CO-RE slots
+    /// ([`Object::rust_core`]) like [`EbpfLoader::load`] does.
+    pub fn load_object(&self, mut object: Object) -> Result<Ebpf, EbpfError> {
         self.apply_settings(&mut object)?;
         let externs = crate::externs::resolve(&object, &self.kconfig)?;
         if let Some(kconfig) = &externs.kconfig {
@@ -334,8 +312,8 @@ impl EbpfLoader {
             )),
             None => None,
         };
-        if let Some(records) = rust_core.filter(|records| !records.is_empty()) {
-            resolve_rust_core(&mut object, records, target_btf.as_ref())?;
+        if !object.rust_core.is_empty() {
+            resolve_rust_core(&mut object, target_btf.as_ref())?;
         }
         let btf_fd = load_object_btf(&object);
         let mut maps = Vec::with_capacity(object.maps.len());
@@ -426,17 +404,14 @@ impl EbpfLoader {
 /// Writes the values of Rust CO-RE slots into `.rodata`'s initial data (before the map is
 /// created and frozen), resolved against the loader's target BTF or else the kernel's (vmlinux,
 /// then module BTFs when a described type is not in vmlinux).
-fn resolve_rust_core(
-    object: &mut Object,
-    records: &[bpfkit_obj::rust_core::CoreRecord],
-    target_btf: Option<&Arc<Btf>>,
-) -> Result<(), EbpfError> {
+fn resolve_rust_core(object: &mut Object, target_btf: Option<&Arc<Btf>>) -> Result<(), EbpfError> {
     use bpfkit_obj::core_relo::CoreReloKind;
     use bpfkit_obj::rust_core::{resolve, RustCoreError};
     let target = match target_btf {
         Some(btf) => btf.clone(),
         None => crate::btf::kernel_btf().map_err(EbpfError::TargetBtf)?,
     };
+    let records = &object.rust_core;
     let first = resolve(records, &[target.as_ref()]);
     // A type vmlinux lacks may live in a module: as for C CO-RE, module BTF is read only then
     // (and never with a user-given target BTF), and the search redone with vmlinux first.
