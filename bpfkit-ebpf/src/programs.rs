@@ -336,9 +336,10 @@ u64_args_context!(
 
 /// The context of kprobes and uprobes: the saved registers (`struct pt_regs`).
 ///
-/// Argument registers depend on the traced architecture: build with
-/// `--cfg bpf_target_arch="x86_64"` or `="aarch64"` to get [`ProbeContext::arg`] and
-/// [`ProbeContext::ret`].
+/// Argument registers depend on the traced architecture, which the build script takes from
+/// `--cfg bpf_target_arch="x86_64"` (or `"aarch64"`) in RUSTFLAGS, else from the
+/// `BPFKIT_TARGET_ARCH` variable, else from the machine doing the build. [`ProbeContext::arg`]
+/// and [`ProbeContext::ret`] exist for x86_64 and aarch64.
 pub struct ProbeContext {
     regs: *mut c_void,
 }

@@ -870,7 +870,7 @@ fn open_uprobe_event(binary: &Path, offset: u64, pid: libc::pid_t) -> OwnedFd {
 }
 
 /// Uprobe: the Rust program attached to a function of this test binary counts exactly the calls
-/// this process makes while it is attached.
+/// this process makes while it is attached, and reads their first argument from `pt_regs`.
 #[test]
 fn rust_uprobe_counts_calls_of_a_test_binary_function() {
     require_root!();
@@ -906,6 +906,8 @@ fn rust_uprobe_counts_calls_of_a_test_binary_function() {
     assert_eq!(sum, (1..=CALLS).sum::<u64>() + 101);
     let calls: u64 = ebpf.global("calls").expect("calls");
     assert_eq!(calls, CALLS);
+    let argument_sum: u64 = ebpf.global("argument_sum").expect("argument_sum");
+    assert_eq!(argument_sum, (0..CALLS).sum::<u64>(), "ProbeContext::arg(0) of each call");
 }
 
 /// Compatibility: bpftool (libbpf) loads every Rust object, maps and programs alike, and pins

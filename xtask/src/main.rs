@@ -31,6 +31,8 @@ tasks:
                             (Rust 1.95.0 + RUSTC_BOOTSTRAP=1, -Z build-std=core, bpf-linker 0.10.4;
                             built twice to prove the output is reproducible)
   check-rust-progs          rebuild them and fail if a committed Rust object differs
+  check-bpfeb               build the Rust test programs for bpfeb-unknown-none (and the aarch64
+                            pt_regs layout) and check they parse as their committed bpfel twins
   gen-helpers [--bpf-h PATH] [--btf PATH] [--check]
                             write bpfkit-ebpf/src/helpers/generated.rs, the raw bindings of every
                             helper, from the kernel's bpf.h and BTF (--check: fail when stale)
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         Some("check-test-progs") => progs::check(&root),
         Some("build-rust-progs") => rust_progs::build(&root),
         Some("check-rust-progs") => rust_progs::check(&root),
+        Some("check-bpfeb") => rust_progs::check_bpfeb(&root),
         Some("compat") => compat::parse_args(args.get(1..).unwrap_or_default())
             .and_then(|options| compat::run(&root, &options)),
         Some("gen-helpers") => helpers::parse_args(args.get(1..).unwrap_or_default())

@@ -305,6 +305,108 @@ pub fn check(root: &Path) -> Result<(), String> {
     }
 }
 
+/// `check-bpfeb`: builds every Rust test program for `bpfeb-unknown-none` (the big-endian eBPF
+/// target, for s390x-like kernels) and checks that bpfkit-obj reads each object as the same
+/// programs, maps and CO-RE slot records as the committed little-endian one. The build also
+/// selects the aarch64 `pt_regs` layout, so both of `ProbeContext`'s architectures compile in CI.
+pub fn check_bpfeb(root: &Path) -> Result<(), String> {
+    Toolchain::find()?;
+    let target_dir = TempDir::new("rust-bpfeb")?;
+    let mut command = bpfkit_build::EbpfBuild::new(root.join(PROGS_DIR))
+        .target(bpfkit_build::Target::BpfEb)
+        .toolchain(bpfkit_build::Toolchain::Release(TOOLCHAIN.to_string()))
+        .release(true)
+        .locked(true)
+        .cargo_command(&target_dir.path);
+    command.env("BPFKIT_TARGET_ARCH", "aarch64");
+    let out = command
+        .output()
+        .map_err(|e| format!("cannot run cargo for Rust {TOOLCHAIN}: {e}; {INSTALL_HELP}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "building {PROGS_DIR} for bpfeb-unknown-none failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let release = target_dir.path.join("bpfeb-unknown-none").join("release");
+    let names = discover(root)?;
+    for name in &names {
+        let big = read_object(&release.join(name))?;
+        let little = read_object(&root.join(OBJECTS_DIR).join(object_file_name(name)))?;
+        compare_objects(name, &big, &little)?;
+    }
+    println!(
+        "{} Rust objects build for bpfeb-unknown-none and read as their bpfel twins",
+        names.len()
+    );
+    Ok(())
+}
+
+fn read_object(path: &Path) -> Result<bpfkit_obj::Object, String> {
+    let bytes = fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    bpfkit_obj::Object::parse(&bytes).map_err(|e| format!("parsing {}: {e}", path.display()))
+}
+
+/// The endian-independent parts of two builds of one program must agree.
+fn compare_objects(
+    name: &str,
+    big: &bpfkit_obj::Object,
+    little: &bpfkit_obj::Object,
+) -> Result<(), String> {
+    let endian = big.btf.as_ref().map(|btf| btf.endian());
+    if endian != Some(bpfkit_obj::btf::Endian::Big) {
+        return Err(format!(
+            "{name}: the bpfeb object's BTF is {endian:?}, not big-endian"
+        ));
+    }
+    let programs = |object: &bpfkit_obj::Object| -> Vec<(String, String)> {
+        object
+            .programs
+            .iter()
+            .map(|p| (p.name.clone(), p.section_name.clone()))
+            .collect()
+    };
+    if programs(big) != programs(little) {
+        return Err(format!(
+            "{name}: programs differ between bpfeb {:?} and bpfel {:?}",
+            programs(big),
+            programs(little)
+        ));
+    }
+    let maps = |object: &bpfkit_obj::Object| -> Vec<String> {
+        object
+            .maps
+            .iter()
+            .map(|m| {
+                format!(
+                    "{} type {} key {} value {} entries {} flags {:#x} extra {}",
+                    m.name,
+                    m.map_type,
+                    m.key_size,
+                    m.value_size,
+                    m.max_entries,
+                    m.map_flags,
+                    m.map_extra
+                )
+            })
+            .collect()
+    };
+    if maps(big) != maps(little) {
+        return Err(format!(
+            "{name}: maps differ:\n  bpfeb {:?}\n  bpfel {:?}",
+            maps(big),
+            maps(little)
+        ));
+    }
+    if big.rust_core != little.rust_core {
+        return Err(format!(
+            "{name}: the .bpfkit.core records differ between bpfeb and bpfel"
+        ));
+    }
+    Ok(())
+}
+
 /// `<name>.bpf.o`.
 fn object_file_name(name: &str) -> String {
     format!("{name}.bpf.o")
