@@ -22,9 +22,6 @@ use crate::TempDir;
 
 /// The Rust release that builds the committed objects (its LLVM is the one bpf-linker loads).
 const TOOLCHAIN: &str = bpfkit_build::PINNED_RUST;
-/// The bpf-linker release the objects are built with.
-/// The eBPF target (little-endian; every architecture bpfkit tests on is).
-const TARGET: &str = "bpfel-unknown-none";
 /// The programs' cargo workspace, relative to the workspace root.
 const PROGS_DIR: &str = "bpfkit/tests/rust-progs";
 /// Where the objects go, relative to the workspace root.
@@ -137,32 +134,54 @@ fn remap_flags(root: &Path, toolchain: &Toolchain, target_dir: &Path) -> Vec<Str
         .collect()
 }
 
+/// Runs cargo on the programs' workspace for `target` and returns the directory holding the
+/// linked objects. The flags, the environment clean-up and RUSTC_BOOTSTRAP are those users'
+/// build.rs get from bpfkit-build; `rustflags` adds, for instance, the path remapping only
+/// reproducible committed objects need; `arch` sets the traced architecture of `pt_regs`.
+fn cargo_build(
+    root: &Path,
+    target: bpfkit_build::Target,
+    target_dir: &Path,
+    rustflags: Vec<String>,
+    arch: Option<&str>,
+) -> Result<PathBuf, String> {
+    let mut command = bpfkit_build::EbpfBuild::new(root.join(PROGS_DIR))
+        .target(target)
+        .toolchain(bpfkit_build::Toolchain::Release(TOOLCHAIN.to_string()))
+        .release(true)
+        .locked(true)
+        .extra_rustflags(rustflags)
+        .cargo_command(target_dir);
+    if let Some(arch) = arch {
+        command.env("BPFKIT_TARGET_ARCH", arch);
+    }
+    let out = command
+        .output()
+        .map_err(|e| format!("cannot run cargo for Rust {TOOLCHAIN}: {e}; {INSTALL_HELP}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "building {PROGS_DIR} for {} failed ({}):\n{}",
+            target.triple(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(target_dir.join(target.triple()).join("release"))
+}
+
 /// Builds every program into `target_dir` and returns `(name, object bytes)`.
 fn build_into(
     root: &Path,
     toolchain: &Toolchain,
     target_dir: &Path,
 ) -> Result<Vec<(String, Vec<u8>)>, String> {
-    // The flags, the environment clean-up and RUSTC_BOOTSTRAP are those users' build.rs get
-    // from bpfkit-build; the path remapping is for reproducible committed objects only.
-    let mut command = bpfkit_build::EbpfBuild::new(root.join(PROGS_DIR))
-        .target(bpfkit_build::Target::BpfEl)
-        .toolchain(bpfkit_build::Toolchain::Release(TOOLCHAIN.to_string()))
-        .release(true)
-        .locked(true)
-        .extra_rustflags(remap_flags(root, toolchain, target_dir))
-        .cargo_command(target_dir);
-    let out = command
-        .output()
-        .map_err(|e| format!("cannot run cargo for Rust {TOOLCHAIN}: {e}; {INSTALL_HELP}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "building {PROGS_DIR} failed ({}):\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let release = target_dir.join(TARGET).join("release");
+    let release = cargo_build(
+        root,
+        bpfkit_build::Target::BpfEl,
+        target_dir,
+        remap_flags(root, toolchain, target_dir),
+        None,
+    )?;
     discover(root)?
         .into_iter()
         .map(|name| {
@@ -312,24 +331,13 @@ pub fn check(root: &Path) -> Result<(), String> {
 pub fn check_bpfeb(root: &Path) -> Result<(), String> {
     Toolchain::find()?;
     let target_dir = TempDir::new("rust-bpfeb")?;
-    let mut command = bpfkit_build::EbpfBuild::new(root.join(PROGS_DIR))
-        .target(bpfkit_build::Target::BpfEb)
-        .toolchain(bpfkit_build::Toolchain::Release(TOOLCHAIN.to_string()))
-        .release(true)
-        .locked(true)
-        .cargo_command(&target_dir.path);
-    command.env("BPFKIT_TARGET_ARCH", "aarch64");
-    let out = command
-        .output()
-        .map_err(|e| format!("cannot run cargo for Rust {TOOLCHAIN}: {e}; {INSTALL_HELP}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "building {PROGS_DIR} for bpfeb-unknown-none failed ({}):\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let release = target_dir.path.join("bpfeb-unknown-none").join("release");
+    let release = cargo_build(
+        root,
+        bpfkit_build::Target::BpfEb,
+        &target_dir.path,
+        Vec::new(),
+        Some("aarch64"),
+    )?;
     let names = discover(root)?;
     for name in &names {
         let big = read_object(&release.join(name))?;
