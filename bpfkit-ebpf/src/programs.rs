@@ -139,6 +139,14 @@ impl XdpContext {
         unsafe { (*self.ctx).ingress_ifindex }
     }
 
+    /// The receive queue the packet arrived on: the key of an AF_XDP socket map
+    /// ([`crate::maps::XskMap`]), whose sockets are each bound to one queue.
+    #[inline(always)]
+    pub fn rx_queue_index(&self) -> u32 {
+        // SAFETY: ctx is the kernel's xdp_md, readable at this field.
+        unsafe { (*self.ctx).rx_queue_index }
+    }
+
     packet_access!();
 }
 

@@ -423,7 +423,8 @@ fn rust_xdp_program_uses_queue_stack_bloom_lpm_per_cpu_and_map_in_map() {
 /// XDP redirects: with empty maps every `bpf_redirect_map` falls back to `XDP_PASS`; with an
 /// entry in the device map (the loopback device), the device hash or the CPU map (CPU 0, with a
 /// queue of 64 frames) the program redirects (a test run does not send the frame). The AF_XDP
-/// socket map is only shown falling back: filling it needs an AF_XDP socket with its rings.
+/// socket map is only shown falling back here: `rust_xsk.rs` fills one with an AF_XDP socket
+/// and receives the redirected frame.
 #[test]
 fn rust_xdp_redirect_maps_fall_back_then_redirect() {
     require_root!();

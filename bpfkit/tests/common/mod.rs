@@ -8,6 +8,8 @@
 // Each test file uses its own subset of these helpers.
 #![allow(dead_code)]
 
+pub mod xsk;
+
 use std::ffi::{c_char, c_int, c_ulong, c_void, CString};
 use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};

@@ -15,9 +15,10 @@
 //! * `maps_mkdir` (BTF tracepoint `cgroup_mkdir`): counts new cgroups in `cgroup_mkdirs` (cgroup
 //!   storage).
 //!
-//! `inode_unlinks` (inode storage) is only defined: its helper is for LSM programs, which this
-//! test kernel refuses to load (BPF trampolines fail with EPERM for every loader), and one
-//! program that cannot load would make `bpftool prog loadall` fail for the whole object.
+//! `inode_unlinks` (inode storage) is only defined: on Linux 6.18 its helper is offered to LSM
+//! programs only, which this test kernel refuses to load (EPERM), and one program that cannot
+//! load would make `bpftool prog loadall` fail for the whole object. `inode_storage.rs` holds the
+//! programs that call it (see `tests/rust_inode_storage.rs` for what the kernel does with them).
 
 #![no_std]
 #![no_main]
