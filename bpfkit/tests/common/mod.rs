@@ -10,7 +10,7 @@
 
 pub mod xsk;
 
-use std::ffi::{c_char, c_int, c_ulong, c_void, CString};
+use std::ffi::CString;
 use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
@@ -22,25 +22,6 @@ use std::time::Duration;
 /// Set to make kernel tests fail, instead of skip, when they cannot run (CI sets it).
 pub const REQUIRE_ENV: &str = "BPFKIT_REQUIRE_KERNEL_TESTS";
 
-// The C library std already links; declared here so the tests need no extra dependency.
-extern "C" {
-    fn geteuid() -> u32;
-    fn setns(fd: c_int, nstype: c_int) -> c_int;
-    fn mount(
-        source: *const c_char,
-        target: *const c_char,
-        fstype: *const c_char,
-        flags: c_ulong,
-        data: *const c_void,
-    ) -> c_int;
-    fn umount2(target: *const c_char, flags: c_int) -> c_int;
-    fn if_nametoindex(name: *const c_char) -> u32;
-}
-
-/// `CLONE_NEWNET`, for `setns`.
-const CLONE_NEWNET: c_int = 0x4000_0000;
-/// `MNT_DETACH`, for `umount2`.
-const MNT_DETACH: c_int = 2;
 
 /// Returns from the calling test unless it can use the kernel (root): prints
 /// `skipped: <test>: needs root ...` on stdout and stderr, or panics when
@@ -60,9 +41,7 @@ macro_rules! require_root {
 /// harness's output capture, so the line is visible in a normal `cargo test` run) and returns
 /// false, or panics when [`REQUIRE_ENV`] is set.
 pub fn kernel_test(name: &str) -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let euid = unsafe { geteuid() };
-    if euid == 0 {
+    if bpfkit::sys::effective_uid() == 0 {
         return true;
     }
     if std::env::var(REQUIRE_ENV).is_ok_and(|v| v == "1") {
@@ -153,7 +132,7 @@ impl NetNs {
                     std::fs::File::open(&path).unwrap_or_else(|e| panic!("opening {path}: {e}"));
                 // SAFETY: the fd is a valid, open namespace file for the duration of the call, and
                 // setns only changes this thread's network namespace.
-                let rc = unsafe { setns(file.as_raw_fd(), CLONE_NEWNET) };
+                let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
                 assert_eq!(rc, 0, "setns({path}): {}", std::io::Error::last_os_error());
                 f()
             });
@@ -182,7 +161,7 @@ impl NetNs {
     pub fn ifindex(&self, name: &str) -> u32 {
         let c_name = CString::new(name).expect("interface name without NUL");
         // SAFETY: c_name is a valid NUL-terminated string that outlives the call.
-        let index = self.run(|| unsafe { if_nametoindex(c_name.as_ptr()) });
+        let index = self.run(|| unsafe { libc::if_nametoindex(c_name.as_ptr()) });
         assert_ne!(index, 0, "no interface {name} in namespace {}", self.name);
         index
     }
@@ -304,7 +283,7 @@ impl Bpffs {
         // SAFETY: every pointer is a valid NUL-terminated string alive for the call; bpffs takes no
         // mount data, so NULL is allowed.
         let rc = unsafe {
-            mount(
+            libc::mount(
                 bpf.as_ptr(),
                 target.as_ptr(),
                 bpf.as_ptr(),
@@ -344,7 +323,7 @@ impl Drop for Bpffs {
         if let Ok(target) = CString::new(self.path.as_os_str().as_encoded_bytes()) {
             // SAFETY: target is a valid NUL-terminated path alive for the call. MNT_DETACH so that
             // a pin still open elsewhere cannot keep the mount busy.
-            let rc = unsafe { umount2(target.as_ptr(), MNT_DETACH) };
+            let rc = unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
             if rc != 0 {
                 eprintln!(
                     "unmounting {}: {}",
