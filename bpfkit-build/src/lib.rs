@@ -12,14 +12,47 @@
 //! // const OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/my_prog.bpf.o"));
 //! ```
 //!
+//! `bpfkit new DIR` (the `bpfkit` command, crate `bpfkit-cli`) writes a project laid out this
+//! way: a user-space crate, its eBPF crate and a crate of types both share.
+//!
+//! # Defaults
+//!
+//! * **Release** build of the eBPF crate whatever the outer profile (the verifier rejects much
+//!   of what unoptimised code does); [`EbpfBuild::release`] changes it.
+//! * The Rust release [`PINNED_RUST`], through rustup ([`EbpfBuild::toolchain`]).
+//! * The target of the byte order the outer build compiles for ([`Target::for_build_target`]).
+//! * Objects in `OUT_DIR`, named after the eBPF crate's binaries: `OUT_DIR/<bin>.bpf.o`.
+//! * The crate directory is relative to the build script's package (`CARGO_MANIFEST_DIR`).
+//! * `cargo:rerun-if-changed` lines for the eBPF crate's `src`, `Cargo.toml` and `Cargo.lock`
+//!   and every source file the objects were built from, path dependencies included (a crate of
+//!   types shared with user space lies outside the eBPF crate's directory, and changes the
+//!   object all the same).
+//!
+//! # The eBPF crate
+//!
+//! It is a binary crate (`#![no_std]`, `#![no_main]`, a `#[panic_handler]`), with
+//! `panic = "abort"` in its profiles and not a member of the user-space workspace (it builds
+//! for the eBPF target only): give it its own `[workspace]` table, or `exclude` it from the
+//! outer one.
+//!
+//! # How it is built
+//!
 //! The eBPF crate is built with `rustup run <toolchain> cargo build --target
 //! bpf{el,eb}-unknown-none -Z build-std=core` and `RUSTC_BOOTSTRAP=1` (build-std is unstable;
 //! the variable lets a pinned stable release, rather than a moving nightly, do it), linked by
 //! bpf-linker with `--btf` (maps and globals need BTF) and debug info for it. It gets its own
-//! target directory inside `OUT_DIR`: sharing the outer build's would deadlock on its lock.
+//! target directory inside `OUT_DIR`: sharing the outer build's would deadlock on its lock. The
+//! first build compiles `core` for the eBPF target too; later ones reuse it.
+//!
+//! # Requirements
 //!
 //! What is missing is named with its install command: the toolchain, its `rust-src` component,
-//! bpf-linker, or a bpf-linker of another version than [`BPF_LINKER_VERSION`].
+//! bpf-linker, or a bpf-linker of another version than [`BPF_LINKER_VERSION`]:
+//!
+//! ```text
+//! rustup toolchain install 1.95.0 --profile minimal --component rust-src
+//! cargo install bpf-linker --version 0.10.4 --locked
+//! ```
 //!
 //! The repository's `xtask build-rust-progs` builds the committed test objects with the same
 //! toolchain and flags, adding what only reproducible committed objects need (path remapping,
@@ -138,6 +171,11 @@ pub enum BuildError {
         /// `bpf-linker --version` output.
         found: String,
     },
+    /// There is no cargo package at the eBPF crate's directory.
+    NoCrate {
+        /// The directory given to [`EbpfBuild::new`], resolved.
+        crate_dir: PathBuf,
+    },
     /// `OUT_DIR` is not set: not running inside a build script, and no output directory given.
     NoOutDir,
     /// cargo failed building the eBPF crate.
@@ -190,6 +228,13 @@ impl fmt::Display for BuildError {
                 "found `{found}`, but bpfkit is built and tested with bpf-linker \
                  {BPF_LINKER_VERSION}; install it with `cargo install bpf-linker --version \
                  {BPF_LINKER_VERSION} --locked --force`"
+            ),
+            BuildError::NoCrate { crate_dir } => write!(
+                f,
+                "no eBPF crate at {} (it has no Cargo.toml); EbpfBuild::new takes the eBPF \
+                 crate's directory, relative to the package of the build script \
+                 (CARGO_MANIFEST_DIR)",
+                crate_dir.display()
             ),
             BuildError::NoOutDir => write!(
                 f,
@@ -360,12 +405,21 @@ impl EbpfBuild {
                 .ok_or(BuildError::NoOutDir)?,
         };
         if self.print_cargo_directives {
+            // Before building: when the build fails, these still make cargo rerun the script
+            // once the crate is fixed.
             for path in ["src", "Cargo.toml", "Cargo.lock"] {
                 let path = self.crate_dir.join(path);
                 if path.exists() {
                     println!("cargo:rerun-if-changed={}", path.display());
                 }
             }
+        }
+        // Checked here, or spawning cargo in a missing directory fails with ENOENT, which reads
+        // as a missing rustup.
+        if !self.crate_dir.join("Cargo.toml").is_file() {
+            return Err(BuildError::NoCrate {
+                crate_dir: self.crate_dir.clone(),
+            });
         }
         check_toolchain(&self.toolchain)?;
         check_bpf_linker()?;
@@ -387,8 +441,14 @@ impl EbpfBuild {
             });
         }
         let built = target_dir.join(self.target.triple()).join(self.profile());
+        let found = bpf_objects_in(&built)?;
+        if self.print_cargo_directives {
+            for path in dependency_sources(&built, &found)? {
+                println!("cargo:rerun-if-changed={}", path.display());
+            }
+        }
         let mut objects = Vec::new();
-        for (name, path) in bpf_objects_in(&built)? {
+        for (name, path) in found {
             let destination = out_dir.join(format!("{name}.bpf.o"));
             std::fs::copy(&path, &destination).map_err(io_error(format!(
                 "copying {} to {}",
@@ -501,6 +561,63 @@ fn bpf_objects_in(dir: &Path) -> Result<Vec<(String, PathBuf)>, BuildError> {
         }
     }
     Ok(objects)
+}
+
+/// Every source file the objects were built from, by cargo's dep-info files
+/// (`<dir>/<bin>.d`), sorted and without duplicates: the eBPF crate's own and those of its
+/// dependencies. Path dependencies matter most: a crate of types shared with user space
+/// changes the eBPF object too, yet lies outside the eBPF crate's directory, so without these
+/// lines cargo would keep the stale object.
+fn dependency_sources(
+    dir: &Path,
+    objects: &[(String, PathBuf)],
+) -> Result<Vec<PathBuf>, BuildError> {
+    let mut sources = Vec::new();
+    for (name, _) in objects {
+        let dep_info = dir.join(format!("{name}.d"));
+        let text = std::fs::read_to_string(&dep_info)
+            .map_err(io_error(format!("reading {}", dep_info.display())))?;
+        sources.extend(parse_dep_info(&text));
+    }
+    sources.sort();
+    sources.dedup();
+    Ok(sources)
+}
+
+/// The prerequisites of a Makefile-style dep-info file (`target: dep dep ...`, one rule per
+/// line), as cargo writes them: a space in a path is escaped as `\ `, a backslash as `\\`.
+fn parse_dep_info(text: &str) -> Vec<PathBuf> {
+    let mut paths = Vec::new();
+    for line in text.lines() {
+        let mut in_prerequisites = false;
+        let mut word = String::new();
+        let mut chars = line.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => word.push(chars.next().unwrap_or('\\')),
+                // A `:` before a blank or the line's end closes the targets.
+                ':' if !in_prerequisites
+                    && chars
+                        .peek()
+                        .map_or(true, |next| *next == ' ' || *next == '\t') =>
+                {
+                    in_prerequisites = true;
+                    word.clear();
+                }
+                ' ' | '\t' => {
+                    let word = std::mem::take(&mut word);
+                    if in_prerequisites && !word.is_empty() {
+                        paths.push(PathBuf::from(word));
+                    }
+                }
+                _ => word.push(c),
+            }
+        }
+        if in_prerequisites && !word.is_empty() {
+            paths.push(PathBuf::from(word));
+        }
+    }
+    paths
 }
 
 /// An ELF file whose machine is `EM_BPF` (either byte order).

@@ -152,6 +152,62 @@ fn no_out_dir_outside_build_scripts() {
 }
 
 #[test]
+fn a_missing_crate_is_named_as_such_not_as_a_missing_toolchain() {
+    let out = std::env::temp_dir().join(format!("bpfkit-build-nocrate-{}", std::process::id()));
+    let error = EbpfBuild::new("/nonexistent/my-ebpf")
+        .out_dir(&out)
+        .print_cargo_directives(false)
+        .build()
+        .expect_err("no crate there");
+    assert!(matches!(error, BuildError::NoCrate { .. }), "{error}");
+    let message = error.to_string();
+    assert!(
+        message.contains("no eBPF crate at /nonexistent/my-ebpf"),
+        "{message}"
+    );
+    assert!(message.contains("CARGO_MANIFEST_DIR"), "{message}");
+}
+
+#[test]
+fn dep_info_prerequisites_are_every_source_after_the_target() {
+    let text = "/t/release/prog: /src/prog/src/main.rs /src/common/src/lib.rs \
+                /src/with\\ space/lib.rs /src/back\\\\slash.rs\n\n\
+                /t/release/prog.d:\n\
+                /other: /src/x.rs\n";
+    assert_eq!(
+        parse_dep_info(text),
+        [
+            "/src/prog/src/main.rs",
+            "/src/common/src/lib.rs",
+            "/src/with space/lib.rs",
+            "/src/back\\slash.rs",
+            "/src/x.rs",
+        ]
+        .map(PathBuf::from)
+    );
+}
+
+#[test]
+fn dependency_sources_come_from_each_objects_dep_info() {
+    let dir = std::env::temp_dir().join(format!("bpfkit-build-depinfo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(dir.join("a.d"), "/t/a: /src/a.rs /src/common.rs\n").expect("write");
+    std::fs::write(dir.join("b.d"), "/t/b: /src/common.rs /src/b.rs\n").expect("write");
+    let objects = [
+        ("a".to_string(), dir.join("a")),
+        ("b".to_string(), dir.join("b")),
+    ];
+    let sources = dependency_sources(&dir, &objects);
+    let missing = dependency_sources(&dir, &[("c".to_string(), dir.join("c"))]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        sources.expect("both dep-info files read"),
+        ["/src/a.rs", "/src/b.rs", "/src/common.rs"].map(PathBuf::from)
+    );
+    assert!(matches!(missing, Err(BuildError::Io { .. })));
+}
+
+#[test]
 fn only_bpf_elf_files_count_as_objects() {
     let mut elf = vec![0u8; 64];
     elf[0..4].copy_from_slice(b"\x7fELF");
@@ -193,6 +249,8 @@ fn builds_the_repositorys_rust_programs_when_the_toolchain_is_installed() {
             .map(|path| (path.clone(), std::fs::read(path).unwrap_or_default()))
             .collect::<Vec<_>>()
     });
+    let built = out.join("bpfkit-ebpf-target/bpfel-unknown-none/release");
+    let sources = bpf_objects_in(&built).and_then(|found| dependency_sources(&built, &found));
     let _ = std::fs::remove_dir_all(&out);
     let objects = objects.unwrap_or_else(|e| panic!("building: {e}"));
     let names: Vec<String> = objects
@@ -201,6 +259,22 @@ fn builds_the_repositorys_rust_programs_when_the_toolchain_is_installed() {
         .collect();
     assert!(names.contains(&"execsnoop.bpf.o".to_string()), "{names:?}");
     assert!(names.contains(&"xdp_count.bpf.o".to_string()), "{names:?}");
+    // The rerun-if-changed lines: a change to a path dependency (here bpfkit-common, outside the
+    // programs' crate) must rebuild the objects.
+    let sources = sources.unwrap_or_else(|e| panic!("dep-info: {e}"));
+    let common = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../bpfkit-common/src/lib.rs");
+    let common = common.canonicalize().expect("bpfkit-common exists");
+    assert!(
+        sources
+            .iter()
+            .any(|s| s.canonicalize().ok().as_ref() == Some(&common)),
+        "{} is among {sources:?}",
+        common.display()
+    );
+    assert!(
+        sources.iter().any(|s| s.ends_with("src/bin/execsnoop.rs")),
+        "{sources:?}"
+    );
     for (path, bytes) in &objects {
         assert!(is_bpf_elf(bytes), "{} is an eBPF ELF", path.display());
         // `--btf` reached bpf-linker: BTF-defined maps need the `.BTF` section.

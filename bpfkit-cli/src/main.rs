@@ -1,11 +1,13 @@
-//! `bpfkit`: load and inspect eBPF objects.
+//! `bpfkit`: load and inspect eBPF objects, start a project.
 //!
 //! ```text
 //! bpfkit load OBJECT [--pin DIR] [--json] [--log-level N] [--btf FILE]
 //! bpfkit inspect OBJECT [--disasm]
+//! bpfkit new DIR [--name NAME] [--bpfkit-path PATH]
 //! ```
 
 mod json;
+mod new;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -25,7 +27,14 @@ const USAGE: &str = "usage:
       --log-level verifier log level (1 debug, 2 verbose, 4 stats) for every load
       --btf FILE  resolve CO-RE relocations against this BTF (raw or ELF) instead of the kernel's
   bpfkit inspect OBJECT [--disasm]
-      programs, maps and relocations of the object, without the kernel";
+      programs, maps and relocations of the object, without the kernel
+  bpfkit new DIR [--name NAME] [--bpfkit-path PATH]
+      write a project into DIR (new or empty): an eBPF program in Rust (NAME-ebpf), the
+      user-space program that builds, loads and attaches it (NAME) and their shared types
+      (NAME-common)
+      --name NAME         the crates' names (default: DIR's name)
+      --bpfkit-path PATH  the bpfkit checkout the crates depend on (default: the one this
+                          binary was built from)";
 
 /// How many lines of a verifier log `load` prints for a program that failed.
 const LOG_TAIL_LINES: usize = 20;
@@ -69,6 +78,9 @@ fn main() -> ExitCode {
         Some("inspect") => {
             parse_inspect(&args[1..]).and_then(|(path, disasm)| inspect(&path, disasm))
         }
+        Some("new") => new::parse_args(&args[1..], USAGE)
+            .and_then(|options| new::run(&options))
+            .map(|()| true),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(true)

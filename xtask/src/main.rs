@@ -5,6 +5,7 @@
 //! cargo run -p xtask -- check-test-progs   fail if a committed object is not what its source builds to
 //! cargo run -p xtask -- build-rust-progs   rebuild bpfkit/tests/objects/rust from bpfkit/tests/rust-progs
 //! cargo run -p xtask -- check-rust-progs   fail if a committed Rust object is not what its source builds to
+//! cargo run -p xtask -- check-template     `bpfkit new`, build the project and run its self-check (root)
 //! cargo run -p xtask -- compat [--bpfkit BIN] [--write]
 //!                                          which realworld objects bpftool (and bpfkit) load
 //! ```
@@ -18,6 +19,7 @@ mod elf;
 mod helpers;
 mod progs;
 mod rust_progs;
+mod template;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +35,9 @@ tasks:
   check-rust-progs          rebuild them and fail if a committed Rust object differs
   check-bpfeb               build the Rust test programs for bpfeb-unknown-none (and the aarch64
                             pt_regs layout) and check they parse as their committed bpfel twins
+  check-template            write a project with `bpfkit new` into a temporary directory, build it
+                            with the default cargo (its build.rs builds the eBPF crate) and run it
+                            with --check, which needs the kernel program's event (needs root)
   gen-helpers [--bpf-h PATH] [--btf PATH] [--check]
                             write bpfkit-ebpf/src/helpers/generated.rs, the raw bindings of every
                             helper, from the kernel's bpf.h and BTF (--check: fail when stale)
@@ -50,6 +55,7 @@ fn main() -> ExitCode {
         Some("build-rust-progs") => rust_progs::build(&root),
         Some("check-rust-progs") => rust_progs::check(&root),
         Some("check-bpfeb") => rust_progs::check_bpfeb(&root),
+        Some("check-template") => template::check(&root),
         Some("compat") => compat::parse_args(args.get(1..).unwrap_or_default())
             .and_then(|options| compat::run(&root, &options)),
         Some("gen-helpers") => helpers::parse_args(args.get(1..).unwrap_or_default())
