@@ -53,6 +53,7 @@ pub mod global;
 pub mod helpers;
 pub mod log;
 pub mod maps;
+pub mod mem;
 pub mod programs;
 
 /// The attribute macros: program entry points and `#[map]`.

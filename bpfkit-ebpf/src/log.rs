@@ -425,7 +425,7 @@ macro_rules! log {
                 __TARGET.len() + __FORMAT.len() <= $crate::log::MAX_TEXT_LEN,
                 "log target and format string are too long"
             );
-            const __WORDS: [u64; (__TEXT.len() + 7) / 8] =
+            const __WORDS: [u64; __TEXT.len().div_ceil(8)] =
                 $crate::log::__text_words(__TEXT);
             const __HINTS: [u8; __ARGS] = $crate::log::__hints(__FORMAT);
             $crate::log::__write_record(

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use object::elf::{FileHeader64, SectionHeader64, Sym64};
+use object::elf::{FileHeader64, SectionHeader64, Sym64, STV_HIDDEN, STV_INTERNAL};
 use object::read::elf::{FileHeader, Rel, SectionHeader, Sym};
 use object::Endianness;
 
@@ -83,6 +83,10 @@ pub(crate) struct Function {
     pub len: usize,
     /// Entry point (global function outside `.text`).
     pub is_program: bool,
+    /// A global subprogram with hidden or internal ELF visibility (bpf-linker gives Rust's
+    /// helpers such as `memset` that): the kernel gets it as a static function, as libbpf does,
+    /// so the verifier checks it in each caller's context rather than on its own.
+    pub hidden: bool,
 }
 
 /// An executable section.
@@ -116,6 +120,8 @@ struct Symbol {
     name: String,
     kind: u8,
     bind: u8,
+    /// `STV_*`, the low bits of `st_other`.
+    visibility: u8,
     shndx: u16,
     value: u64,
     size: u64,
@@ -228,7 +234,13 @@ impl Object {
     pub fn kernel_btf(&self) -> Option<Result<Vec<u8>, BtfError>> {
         let btf = self.btf.as_ref()?;
         let layouts = &self.section_layouts;
+        let hidden = |name: &str| {
+            self.functions
+                .iter()
+                .any(|f| f.hidden && !f.is_program && f.name == name)
+        };
         Some(btf.to_kernel_bytes(
+            hidden,
             |section| layouts.get(section).map(|l| l.size),
             |section, symbol| {
                 layouts
@@ -424,6 +436,7 @@ impl<'d> Parser<'d> {
                 name,
                 kind,
                 bind: sym.st_bind(),
+                visibility: sym.st_other() & 0x3,
                 shndx,
                 value: sym.st_value(elf_endian),
                 size: sym.st_size(elf_endian),
@@ -758,6 +771,7 @@ impl<'d> Parser<'d> {
                     start: (sym.value / 8) as usize,
                     len: (sym.size / 8) as usize,
                     is_program: section.name != ".text" && is_global,
+                    hidden: is_global && matches!(sym.visibility, STV_INTERNAL | STV_HIDDEN),
                 });
             }
             code_sections.push(CodeSection {

@@ -510,3 +510,28 @@ fn insn_round_trip() {
         }
     }
 }
+
+/// bpf-linker gives Rust's `memset`/`memcpy`/... global BTF linkage but hidden ELF visibility;
+/// the kernel must get them as static functions (verified in the caller's context, as libbpf
+/// arranges), while the entry point stays global.
+#[test]
+fn hidden_subprograms_become_static_in_the_kernel_btf() {
+    const STACK_MEMORY: &[u8] =
+        include_bytes!("../../bpfkit/tests/objects/rust/stack_memory.bpf.o");
+    const BTF_FUNC_STATIC: u32 = 0;
+    const BTF_FUNC_GLOBAL: u32 = 1;
+    let object = Object::parse(STACK_MEMORY).unwrap();
+    let linkage_in = |btf: &bpfkit_obj::Btf, name: &str| {
+        let id = btf
+            .find_by_name_kind(name, bpfkit_obj::btf::BtfKind::Func)
+            .unwrap_or_else(|| panic!("no FUNC {name}"));
+        btf.type_by_id(id).unwrap().linkage()
+    };
+    let file_btf = object.btf.as_ref().unwrap();
+    assert_eq!(linkage_in(file_btf, "memset"), Some(BTF_FUNC_GLOBAL));
+    let kernel_btf = bpfkit_obj::Btf::parse(&object.kernel_btf().unwrap().unwrap()).unwrap();
+    for helper in ["memset", "memcpy", "memmove"] {
+        assert_eq!(linkage_in(&kernel_btf, helper), Some(BTF_FUNC_STATIC), "{helper}");
+    }
+    assert_eq!(linkage_in(&kernel_btf, "stack_memory"), Some(BTF_FUNC_GLOBAL));
+}

@@ -24,13 +24,14 @@ use bpfkit::{Ebpf, EbpfLoader};
 use common::VethPair;
 
 /// The Rust objects, relative to `tests/objects`.
-const RUST_OBJECTS: [&str; 6] = [
+const RUST_OBJECTS: [&str; 7] = [
     "rust/xdp_count.bpf.o",
     "rust/tail_calls.bpf.o",
     "rust/uprobe_count.bpf.o",
     "rust/socket_filter.bpf.o",
     "rust/tc_drop.bpf.o",
     "rust/tracepoint_events.bpf.o",
+    "rust/stack_memory.bpf.o",
 ];
 
 /// `PERF_FLAG_FD_CLOEXEC`, for `perf_event_open`.
@@ -959,4 +960,65 @@ fn rust_helper_wrappers_run() {
     let two: u64 = ebpf.global("csum_two_words").expect("csum_two_words");
     assert_ne!(one, 0, "csum_diff failed");
     assert_eq!(one, two);
+}
+
+/// `Snapshot` of `stack_memory.rs`, as the program stores it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+struct StackMemorySnapshot {
+    comm: [u8; 16],
+    shifted: [u8; 33],
+    equal: u8,
+    zeros: [u8; 78],
+    tid: u32,
+}
+
+// SAFETY: repr(C) bytes and a u32 at offset 128 (16 + 33 + 1 + 78): no padding, and every bit
+// pattern is valid.
+unsafe impl bpfkit::Pod for StackMemorySnapshot {}
+
+/// Ordinary Rust on the eBPF stack (a zeroed struct, array copies, an overlapping move, a slice
+/// comparison, `current_comm()` returned by value) becomes `memset`/`memcpy`/`memmove`/`bcmp`
+/// calls, which bpfkit-ebpf defines: the object links, verifies, and computes the right bytes.
+#[test]
+fn rust_stack_memory_functions_link_verify_and_compute() {
+    require_root!();
+    let object = parse("rust/stack_memory.bpf.o");
+    let names: Vec<&str> = object.functions().map(|(name, _, _)| name).collect();
+    for function in ["memset", "memcpy", "memmove"] {
+        assert!(names.contains(&function), "{function} not linked in: {names:?}");
+    }
+    let ebpf = Ebpf::load(&common::object("rust/stack_memory.bpf.o")).expect("loading");
+    // A thread of our own, so that its comm (the thread name) is known.
+    let (snapshot, tid) = std::thread::Builder::new()
+        .name("bpfkit-stackmem".to_string())
+        .spawn(move || {
+            let out = ebpf
+                .program("stack_memory")
+                .expect("program")
+                .data()
+                .test_run(&bpfkit::programs::TestRunOptions {
+                    data_out_capacity: Some(0),
+                    ..Default::default()
+                })
+                .expect("test run");
+            assert_eq!(out.retval, 0, "the program found no comm or no map slot");
+            let last: Array<_, StackMemorySnapshot> =
+                Array::try_from(ebpf.map("last").expect("map last")).expect("array");
+            // SAFETY: gettid takes no argument and cannot fail.
+            let tid = unsafe { libc::syscall(libc::SYS_gettid) } as u32;
+            (last.get(0).expect("lookup"), tid)
+        })
+        .expect("spawning")
+        .join()
+        .expect("the thread panicked");
+    let mut comm = [0u8; 16];
+    comm[..15].copy_from_slice(b"bpfkit-stackmem");
+    assert_eq!(snapshot.comm, comm, "current_comm() of the running thread");
+    assert_eq!(snapshot.shifted[0], 0);
+    assert_eq!(snapshot.shifted[1..17], comm, "memcpy into the middle of an array");
+    assert_eq!(snapshot.shifted[17..33], comm, "memmove of an overlapping range");
+    assert_eq!(snapshot.equal, 1, "the byte comparison");
+    assert!(snapshot.zeros.iter().all(|&b| b == 0), "memset left {:?}", snapshot.zeros);
+    assert_eq!(snapshot.tid, tid);
 }

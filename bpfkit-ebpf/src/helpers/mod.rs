@@ -52,7 +52,7 @@ pub fn current_comm_into(buffer: &mut [u8; 16]) -> Result<(), i64> {
 #[inline(always)]
 pub fn current_comm() -> Result<[u8; 16], i64> {
     // 8-aligned so that zeroing it is two stores: the BPF backend lowers a byte-aligned 16-byte
-    // zeroing into a call to `memset`, which no eBPF object can link.
+    // zeroing into a call to `memset` (the byte loop in `crate::mem`), which costs more.
     #[repr(C, align(8))]
     struct Comm([u8; 16]);
     let mut comm = Comm([0; 16]);

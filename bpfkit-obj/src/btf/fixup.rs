@@ -12,8 +12,9 @@ use super::{Btf, BtfError, BtfKind, Endian};
 /// `BTF_VAR_GLOBAL_ALLOCATED`, `BTF_VAR_GLOBAL_EXTERN`.
 const VAR_GLOBAL_ALLOCATED: u32 = 1;
 const VAR_GLOBAL_EXTERN: u32 = 2;
-/// `BTF_FUNC_STATIC`, `BTF_FUNC_EXTERN`.
+/// `BTF_FUNC_STATIC`, `BTF_FUNC_GLOBAL`, `BTF_FUNC_EXTERN`.
 const FUNC_STATIC: u32 = 0;
+const FUNC_GLOBAL: u32 = 1;
 const FUNC_EXTERN: u32 = 2;
 /// Bytes of a type record's common header.
 const TYPE_HEADER: usize = 12;
@@ -21,11 +22,13 @@ const TYPE_HEADER: usize = 12;
 impl Btf {
     /// A copy of the raw BTF the kernel accepts: each `DATASEC`'s size and variable offsets taken
     /// from the ELF (`section_size(section)`, `symbol_offset(section, variable)`; variables whose
-    /// symbol is unknown, such as externs, are laid out one after the other), extern FUNCs made
-    /// static, extern VARs made global, FUNC entries dropped from DATASECs, and void-typed VARs
+    /// symbol is unknown, such as externs, are laid out one after the other), extern FUNCs and
+    /// the global FUNCs `make_static(name)` names (hidden subprograms) made static, extern VARs
+    /// made global, FUNC entries dropped from DATASECs, and void-typed VARs
     /// given an `int` type.
     pub fn to_kernel_bytes(
         &self,
+        make_static: impl Fn(&str) -> bool,
         section_size: impl Fn(&str) -> Option<u32>,
         symbol_offset: impl Fn(&str, &str) -> Option<u32>,
     ) -> Result<Vec<u8>, BtfError> {
@@ -58,7 +61,11 @@ impl Btf {
                 .ok_or(BtfError::TruncatedType { id })?
                 .to_vec();
             match ty.kind() {
-                BtfKind::Func if ty.vlen() as u32 == FUNC_EXTERN => {
+                BtfKind::Func
+                    if ty.vlen() as u32 == FUNC_EXTERN
+                        || (ty.vlen() as u32 == FUNC_GLOBAL
+                            && make_static(self.type_name(id).unwrap_or_default())) =>
+                {
                     let info = read(&record, 4, endian)?;
                     write(&mut record, 4, (info & !0xffff) | FUNC_STATIC, endian)?;
                 }
