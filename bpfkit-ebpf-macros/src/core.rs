@@ -3,13 +3,19 @@
 //! The struct written by the user lists the kernel fields the program needs, with their Rust
 //! types. The macro replaces it with an opaque type of the same name and emits:
 //! * a slot table `__bpfkit_core_<Ident>: [u64; N]` in `.rodata` (slot 0: type exists, slot 1:
-//!   type size, then per field: byte offset, exists, byte size), zero until the loader writes
-//!   the values resolved against the kernel's BTF;
+//!   type size, slot 2: kernel BTF type id, slot 3: type matches, then per field: byte offset,
+//!   exists, byte size, signedness for integers, left and right shifts for bitfields), zero until
+//!   the loader writes the values resolved against the kernel's BTF;
 //! * a record in `.bpfkit.core` saying what each slot means (format in bpfkit-obj's
 //!   `rust_core` module; the two encoders are checked against each other by bpfkit's tests on
 //!   the compiled test object);
 //! * accessors: `Ident::field(ptr) -> Result<T, i64>`, `Ident::field_exists() -> bool`,
-//!   `Ident::field_size() -> u64`, `Ident::type_exists()`, `Ident::type_size()`.
+//!   `Ident::field_size() -> u64`, `Ident::field_signed() -> bool` (integers),
+//!   `Ident::type_exists()`, `Ident::type_size()`, `Ident::type_id()`, `Ident::type_matches()`.
+//!
+//! `#[path = "se.sum_exec_runtime"]` on a field reads a member of an embedded struct or union
+//! (or an array element, `rlim[7].rlim_cur`) at its offset from the start of the kernel type;
+//! the Rust field name stays the accessor name.
 
 use proc_macro::{Delimiter, Span, TokenStream, TokenTree};
 
@@ -19,15 +25,33 @@ use crate::{error, string_literal};
 const FIELD_BYTE_OFFSET: u8 = 0;
 const FIELD_BYTE_SIZE: u8 = 1;
 const FIELD_EXISTS: u8 = 2;
+const FIELD_SIGNED: u8 = 3;
 const FIELD_LSHIFT_U64: u8 = 4;
 const FIELD_RSHIFT_U64: u8 = 5;
+const TYPE_ID_TARGET: u8 = 7;
 const TYPE_EXISTS: u8 = 8;
 const TYPE_SIZE: u8 = 9;
+const TYPE_MATCHES: u8 = 12;
+/// Record format version (bpfkit-obj's `rust_core::FORMAT_VERSION`).
+const FORMAT_VERSION: u8 = 2;
+/// Type slots at the start of every table: exists, size, target id, matches.
+const TYPE_SLOTS: usize = 4;
+/// Field-type codes of integers the FIELD_SIGNED slot applies to: unsigned, signed, bool,
+/// unsigned long, signed long.
+const INTEGER_CODES: [u8; 5] = [1, 2, 7, 8, 9];
+/// Same limits as bpfkit-obj's `rust_core::parse_path`.
+const MAX_PATH_STEPS: usize = 32;
+const MAX_PATH_INDEX: u32 = 65_535;
 /// Slot flag: 0 instead of a load error when unresolvable.
 const OPTIONAL: u8 = 1;
 
 struct Field {
     name: String,
+    /// `#[path = "..."]`, or the field name: what the record describes.
+    path: String,
+    /// The path ends in an array index: no signedness or shift slots (libbpf has none for
+    /// array elements).
+    indexed: bool,
     ty: TokenStream,
     optional: bool,
     /// `#[bitfield]`: read through the left/right shift slots.
@@ -40,14 +64,18 @@ struct Field {
 fn encode_type(tokens: &[TokenTree]) -> Result<(u8, u8, u16), String> {
     fn int(name: &str) -> Option<(u8, u8)> {
         Some(match name {
-            "u8" | "bool" => (1, 1),
+            "u8" => (1, 1),
+            "bool" => (7, 1),
             "i8" => (2, 1),
             "u16" => (1, 2),
             "i16" => (2, 2),
             "u32" => (1, 4),
             "i32" => (2, 4),
-            "u64" | "usize" => (1, 8),
-            "i64" | "isize" => (2, 8),
+            "u64" => (1, 8),
+            "i64" => (2, 8),
+            // C `long`: the same slot values as u64/i64, another C name for TYPE_MATCHES.
+            "usize" => (8, 8),
+            "isize" => (9, 8),
             _ => return None,
         })
     }
@@ -69,7 +97,8 @@ fn encode_type(tokens: &[TokenTree]) -> Result<(u8, u8, u16), String> {
                     if semi.as_char() == ';' =>
                 {
                     let (ty, size) = int(&elem.to_string())
-                        .ok_or_else(|| format!("unsupported array element `{elem}`: use an integer"))?;
+                        .filter(|(ty, _)| matches!(ty, 1 | 2))
+                        .ok_or_else(|| format!("unsupported array element `{elem}`: use u8..u64 or i8..i64"))?;
                     let count: u16 = len
                         .to_string()
                         .trim_end_matches("usize")
@@ -108,6 +137,91 @@ fn kernel_name(attr: TokenStream) -> Result<String, TokenStream> {
     }
 }
 
+/// Checks a field path, `ident ('[' index ']')* ('.' ident ('[' index ']')*)*`; returns whether
+/// it ends in an array index. Mirrors bpfkit-obj's `rust_core::parse_path`, which reads it back.
+fn check_path(text: &str) -> Result<bool, String> {
+    if text.is_empty() {
+        return Err(
+            "the path is empty: write member names separated by dots, e.g. \"se.sum_exec_runtime\""
+                .into(),
+        );
+    }
+    if text.len() > 255 {
+        return Err("the path is longer than 255 bytes".into());
+    }
+    let mut steps = 0usize;
+    let mut indexed = false;
+    for part in text.split('.') {
+        let (name, mut rest) = part.split_at(part.find('[').unwrap_or(part.len()));
+        if name.is_empty() {
+            return Err(
+                "a member name is missing (two dots, a dot at an end, or an index without a name)"
+                    .into(),
+            );
+        }
+        if !is_identifier(name) {
+            return Err(format!(
+                "`{name}` is not a member name: write member names separated by dots, with optional array indexes, e.g. \"rlim[7].rlim_cur\" (pointers are separate reads)"
+            ));
+        }
+        steps += 1;
+        indexed = false;
+        while !rest.is_empty() {
+            let index = rest
+                .strip_prefix('[')
+                .and_then(|r| r.split_once(']'))
+                .filter(|(digits, _)| {
+                    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+                });
+            let Some((digits, after)) = index else {
+                return Err(format!(
+                    "expected `[index]` with a decimal index after `{name}`"
+                ));
+            };
+            if digits
+                .parse::<u32>()
+                .ok()
+                .filter(|i| *i <= MAX_PATH_INDEX)
+                .is_none()
+            {
+                return Err(format!("array index {digits} is above {MAX_PATH_INDEX}"));
+            }
+            steps += 1;
+            indexed = true;
+            rest = after;
+        }
+    }
+    if steps > MAX_PATH_STEPS {
+        return Err(format!("the path has more than {MAX_PATH_STEPS} steps"));
+    }
+    Ok(indexed)
+}
+
+/// `path = "a.b"` inside `#[...]`: the path text, or an error at the offending token.
+fn path_attribute(group: &proc_macro::Group) -> Result<Option<(String, bool)>, TokenStream> {
+    let tokens: Vec<TokenTree> = group.stream().into_iter().collect();
+    match tokens.first() {
+        Some(TokenTree::Ident(key)) if key.to_string() == "path" => {}
+        _ => return Ok(None),
+    }
+    match tokens.as_slice() {
+        [_, TokenTree::Punct(eq), TokenTree::Literal(value)] if eq.as_char() == '=' => {
+            let text = string_literal(value).ok_or_else(|| {
+                error(
+                    value.span(),
+                    "expected a plain string literal, e.g. #[path = \"se.sum_exec_runtime\"]",
+                )
+            })?;
+            let indexed = check_path(&text).map_err(|message| error(value.span(), &message))?;
+            Ok(Some((text, indexed)))
+        }
+        _ => Err(error(
+            group.span(),
+            "expected #[path = \"member.member\"], e.g. #[path = \"se.sum_exec_runtime\"]",
+        )),
+    }
+}
+
 fn is_identifier(text: &str) -> bool {
     let mut chars = text.chars();
     matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
@@ -121,6 +235,7 @@ fn parse_fields(body: TokenStream) -> Result<Vec<Field>, TokenStream> {
     loop {
         let mut optional = false;
         let mut bitfield = false;
+        let mut path: Option<(String, bool)> = None;
         // Attributes and visibility.
         loop {
             match tokens.peek() {
@@ -129,6 +244,13 @@ fn parse_fields(body: TokenStream) -> Result<Vec<Field>, TokenStream> {
                     tokens.next();
                     match tokens.next() {
                         Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Bracket => {
+                            if let Some(found) = path_attribute(&g)? {
+                                if path.is_some() {
+                                    return Err(error(g.span(), "a field has one #[path]"));
+                                }
+                                path = Some(found);
+                                continue;
+                            }
                             let text = g.stream().to_string();
                             match text.trim() {
                                 "optional" => optional = true,
@@ -137,7 +259,7 @@ fn parse_fields(body: TokenStream) -> Result<Vec<Field>, TokenStream> {
                                 _ => {
                                     return Err(error(
                                         g.span(),
-                                        "only #[optional], #[bitfield] and doc comments are allowed on kernel fields",
+                                        "only #[optional], #[bitfield], #[path = \"a.b\"] and doc comments are allowed on kernel fields",
                                     ))
                                 }
                             }
@@ -173,7 +295,7 @@ fn parse_fields(body: TokenStream) -> Result<Vec<Field>, TokenStream> {
             ty.push(token);
         }
         let encoding = encode_type(&ty).map_err(|message| error(name.span(), &message))?;
-        if bitfield && !matches!(encoding.0, 1 | 2) {
+        if bitfield && !INTEGER_CODES.contains(&encoding.0) {
             return Err(error(name.span(), "#[bitfield] applies to integer fields"));
         }
         let name_text = name.to_string();
@@ -184,8 +306,17 @@ fn parse_fields(body: TokenStream) -> Result<Vec<Field>, TokenStream> {
         if name_text.len() > 255 {
             return Err(error(name.span(), "field name too long"));
         }
+        let (path, indexed) = path.unwrap_or_else(|| (name_text.clone(), false));
+        if bitfield && indexed {
+            return Err(error(
+                name.span(),
+                "#[bitfield] applies to a member, not to an array element",
+            ));
+        }
         fields.push(Field {
             name: name_text,
+            path,
+            indexed,
             ty: ty.into_iter().collect(),
             optional,
             bitfield,
@@ -205,7 +336,7 @@ fn push_slot(out: &mut Vec<u8>, kind: u8, flags: u8, field: Option<&Field>) {
     out.push(flags);
     match field {
         Some(field) => {
-            push_str(out, &field.name);
+            push_str(out, &field.path);
             out.push(field.encoding.0);
             out.push(field.encoding.1);
             out.extend_from_slice(&field.encoding.2.to_le_bytes());
@@ -217,18 +348,20 @@ fn push_slot(out: &mut Vec<u8>, kind: u8, flags: u8, field: Option<&Field>) {
 /// The `.bpfkit.core` record (see bpfkit-obj `rust_core`).
 fn encode_record(table: &str, type_name: &str, is_union: bool, fields: &[Field]) -> Vec<u8> {
     let mut out = b"BKCO".to_vec();
-    out.extend_from_slice(&[1, 0, 0, 0]);
+    out.extend_from_slice(&[FORMAT_VERSION, 0, 0, 0]);
     push_str(&mut out, table);
     push_str(&mut out, type_name);
     out.push(u8::from(is_union));
     out.push(slot_total(fields) as u8);
-    push_slot(&mut out, TYPE_EXISTS, OPTIONAL, None);
-    push_slot(&mut out, TYPE_SIZE, OPTIONAL, None);
+    push_type_slots(&mut out);
     for field in fields {
         let flags = if field.optional { OPTIONAL } else { 0 };
         push_slot(&mut out, FIELD_BYTE_OFFSET, flags, Some(field));
         push_slot(&mut out, FIELD_EXISTS, OPTIONAL, Some(field));
         push_slot(&mut out, FIELD_BYTE_SIZE, flags, Some(field));
+        if has_signed_slot(field) {
+            push_slot(&mut out, FIELD_SIGNED, flags, Some(field));
+        }
         if field.bitfield {
             push_slot(&mut out, FIELD_LSHIFT_U64, flags, Some(field));
             push_slot(&mut out, FIELD_RSHIFT_U64, flags, Some(field));
@@ -240,18 +373,27 @@ fn encode_record(table: &str, type_name: &str, is_union: bool, fields: &[Field])
     out
 }
 
-/// Slots of one field: offset, exists, size, and for bitfields left and right shifts.
-fn field_slots(field: &Field) -> usize {
-    if field.bitfield {
-        5
-    } else {
-        3
+/// The four type slots every table starts with; all optional (an absent type gives 0s).
+fn push_type_slots(out: &mut Vec<u8>) {
+    for kind in [TYPE_EXISTS, TYPE_SIZE, TYPE_ID_TARGET, TYPE_MATCHES] {
+        push_slot(out, kind, OPTIONAL, None);
     }
 }
 
-/// Slots of a whole table: type exists, type size, then the fields'.
+/// Integer members (not array elements) get a FIELD_SIGNED slot.
+fn has_signed_slot(field: &Field) -> bool {
+    INTEGER_CODES.contains(&field.encoding.0) && !field.indexed
+}
+
+/// Slots of one field: offset, exists, size, signedness for integers, and for bitfields left
+/// and right shifts.
+fn field_slots(field: &Field) -> usize {
+    3 + usize::from(has_signed_slot(field)) + if field.bitfield { 2 } else { 0 }
+}
+
+/// Slots of a whole table: the type slots, then the fields'.
 fn slot_total(fields: &[Field]) -> usize {
-    2 + fields.iter().map(field_slots).sum::<usize>()
+    TYPE_SLOTS + fields.iter().map(field_slots).sum::<usize>()
 }
 
 /// The macro body.
@@ -289,7 +431,7 @@ pub fn kernel_struct(attr: TokenStream, item: TokenStream) -> TokenStream {
     if slot_total(&fields) > 255 {
         return error(
             ident.span(),
-            "too many fields: a kernel struct has at most 255 slots (3 per field, 5 per bitfield)",
+            "too many fields: a kernel struct has at most 255 slots (4 for the type, 3 per field, 4 per integer, 6 per bitfield)",
         );
     }
     // Outer attributes (docs) and visibility are kept on the opaque replacement.
@@ -313,6 +455,15 @@ pub fn kernel_struct(attr: TokenStream, item: TokenStream) -> TokenStream {
             /// Size in bytes of `{type_name}` in the kernel (0 when absent).
             #[inline(always)]
             pub fn type_size() -> u64 {{ ::bpfkit_ebpf::core_read::slot(&{table}, 1) }}
+            /// Id of `{type_name}` in the kernel's BTF (0 when absent), e.g. for the `type_id`
+            /// of `struct btf_ptr` (`bpf_snprintf_btf`, `bpf_seq_printf_btf`).
+            #[inline(always)]
+            pub fn type_id() -> u32 {{ ::bpfkit_ebpf::core_read::slot(&{table}, 2) as u32 }}
+            /// Whether the kernel's `{type_name}` has the declared required integer and integer
+            /// array members with the same C types (libbpf's `bpf_core_type_matches`; pointers,
+            /// paths and optional fields are not compared).
+            #[inline(always)]
+            pub fn type_matches() -> bool {{ ::bpfkit_ebpf::core_read::slot(&{table}, 3) != 0 }}
         ",
         len = record.len(),
         bytes = bytes.join(","),
@@ -320,7 +471,7 @@ pub fn kernel_struct(attr: TokenStream, item: TokenStream) -> TokenStream {
     // The struct keyword was `struct`/`union`; the opaque type is always a struct.
     let _ = is_union;
     let mut typed: Vec<(String, TokenStream)> = Vec::new();
-    let mut offset = 2;
+    let mut offset = TYPE_SLOTS;
     for (i, field) in fields.iter().enumerate() {
         let first = offset;
         offset += field_slots(field);
@@ -336,17 +487,28 @@ pub fn kernel_struct(attr: TokenStream, item: TokenStream) -> TokenStream {
                 exists = offset + 1
             )
         };
+        let path = &field.path;
+        if has_signed_slot(field) {
+            code.push_str(&format!(
+                "/// Whether the running kernel's `{type_name}.{path}` is a signed integer (or
+                /// enum); bitfield reads sign-extend by it.
+                #[inline(always)]
+                pub fn {name}_signed() -> bool {{ ::bpfkit_ebpf::core_read::slot(&{table}, {signed}) != 0 }}
+                ",
+                signed = offset + 3,
+            ));
+        }
         code.push_str(&format!(
-            "/// Reads `{type_name}.{name}` at its offset in the running kernel (error when absent
+            "/// Reads `{type_name}.{path}` at its offset in the running kernel (error when absent
             /// or unreadable).
             #[inline(always)]
             pub fn {name}(this: *const Self) -> ::core::result::Result<__BPFKIT_FIELD_TYPE_{i}, i64> {{
                 {read}
             }}
-            /// Whether the running kernel's `{type_name}` has `{name}`.
+            /// Whether the running kernel's `{type_name}` has `{path}`.
             #[inline(always)]
             pub fn {name}_exists() -> bool {{ ::bpfkit_ebpf::core_read::slot(&{table}, {exists}) != 0 }}
-            /// Byte size of `{type_name}.{name}` in the running kernel (0 when absent).
+            /// Byte size of `{type_name}.{path}` in the running kernel (0 when absent).
             #[inline(always)]
             pub fn {name}_size() -> u64 {{ ::bpfkit_ebpf::core_read::slot(&{table}, {size}) }}
             ",
@@ -440,20 +602,19 @@ pub fn kernel_enum(attr: TokenStream, item: TokenStream) -> TokenStream {
             other => return error(other.span(), "expected an enumerator name"),
         }
     }
-    let slots = 2 + 2 * variants.len();
+    let slots = TYPE_SLOTS + 2 * variants.len();
     if slots > 255 {
-        return error(ident.span(), "at most 126 enumerators per kernel enum");
+        return error(ident.span(), "at most 125 enumerators per kernel enum");
     }
     let table = format!("__bpfkit_core_{ident}");
     let descriptor = format!("__bpfkit_core_desc_{ident}");
     let mut record = b"BKCO".to_vec();
-    record.extend_from_slice(&[1, 0, 0, 0]);
+    record.extend_from_slice(&[FORMAT_VERSION, 0, 0, 0]);
     push_str(&mut record, &table);
     push_str(&mut record, &type_name);
     record.push(TYPE_ENUM);
     record.push(slots as u8);
-    push_slot(&mut record, TYPE_EXISTS, OPTIONAL, None);
-    push_slot(&mut record, TYPE_SIZE, OPTIONAL, None);
+    push_type_slots(&mut record);
     for (name, optional) in &variants {
         for (kind, flags) in [
             (ENUMVAL_VALUE, if *optional { OPTIONAL } else { 0 }),
@@ -483,12 +644,19 @@ pub fn kernel_enum(attr: TokenStream, item: TokenStream) -> TokenStream {
             /// Size in bytes of `{type_name}` in the kernel (0 when absent).
             #[inline(always)]
             pub fn type_size() -> u64 {{ ::bpfkit_ebpf::core_read::slot(&{table}, 1) }}
+            /// Id of `{type_name}` in the kernel's BTF (0 when absent).
+            #[inline(always)]
+            pub fn type_id() -> u32 {{ ::bpfkit_ebpf::core_read::slot(&{table}, 2) as u32 }}
+            /// Whether the kernel's `{type_name}` has the declared required enumerators and
+            /// the local size, 4 bytes (libbpf's `bpf_core_type_matches`).
+            #[inline(always)]
+            pub fn type_matches() -> bool {{ ::bpfkit_ebpf::core_read::slot(&{table}, 3) != 0 }}
         ",
         len = record.len(),
         bytes = bytes.join(","),
     );
     for (i, (name, _)) in variants.iter().enumerate() {
-        let value = 2 + 2 * i;
+        let value = TYPE_SLOTS + 2 * i;
         code.push_str(&format!(
             "/// The running kernel's value of `{type_name}::{name}` (0 when absent).
             #[inline(always)]

@@ -16,9 +16,18 @@ mod table;
 
 use table::{ProgramKind, Target};
 
-/// Emits `compile_error!(message)` at `span`.
+/// Emits `compile_error!(message)` at `span`. Every token of the invocation carries `span`:
+/// rustc reports the error at the span of the `compile_error!` path, so a path left at the
+/// call site would point at the attribute instead of the offending token.
 fn error(span: Span, message: &str) -> TokenStream {
-    let mut out: TokenStream = "::core::compile_error!".parse().unwrap_or_default();
+    let path: TokenStream = "::core::compile_error!".parse().unwrap_or_default();
+    let mut out: TokenStream = path
+        .into_iter()
+        .map(|mut token| {
+            token.set_span(span);
+            token
+        })
+        .collect();
     let mut literal = Literal::string(message);
     literal.set_span(span);
     let mut group = Group::new(
@@ -249,9 +258,38 @@ pub fn map(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// CO-RE for Rust programs: `#[kernel_struct(name = "task_struct")] struct TaskStruct { pid: i32,
 /// real_parent: *const TaskStruct, #[optional] maybe_absent: u64 }` turns the struct into an
 /// opaque type with accessors (`TaskStruct::pid(ptr) -> Result<i32, i64>`, `pid_exists()`,
-/// `pid_size()`, `type_exists()`, `type_size()`) that read each field at the offset the bpfkit
-/// loader resolved against the kernel's BTF and wrote into a `.rodata` slot table. `name` may
-/// carry a flavor suffix (`task_struct___old`). A field that may be absent is `#[optional]`.
+/// `pid_size()`, `pid_signed()` for integers, `type_exists()`, `type_size()`, `type_id()`,
+/// `type_matches()`) that read each field at the offset the bpfkit loader resolved against the
+/// kernel's BTF and wrote into a `.rodata` slot table. `name` may carry a flavor suffix
+/// (`task_struct___old`). A field that may be absent is `#[optional]`; a `#[bitfield]` integer
+/// is extracted with the kernel's shifts and sign-extended when the kernel's type is signed.
+///
+/// `#[path = "..."]` reads a member of an embedded struct or union (not through a pointer: that
+/// is a separate read), optionally through array elements; the Rust field name stays the
+/// accessor's name. Intermediate members are matched by name as libbpf does, so anonymous
+/// unions of the kernel type need no mention:
+///
+/// ```ignore
+/// #[kernel_struct(name = "task_struct")]
+/// struct TaskStruct {
+///     #[path = "se.sum_exec_runtime"]
+///     sum_exec_runtime: u64,
+///     signal: *const SignalStruct,
+/// }
+/// #[kernel_struct(name = "signal_struct")]
+/// struct SignalStruct {
+///     #[path = "rlim[7].rlim_cur"] // RLIMIT_NOFILE
+///     nofile_cur: u64,
+/// }
+/// // TaskStruct::sum_exec_runtime(task)?;
+/// // SignalStruct::nofile_cur(TaskStruct::signal(task)?)?;
+/// ```
+///
+/// `type_id()` is the type's id in the kernel's BTF (for `struct btf_ptr`); `type_matches()`
+/// applies libbpf's type-match rule to the declared required top-level integer and integer-array
+/// members (C names: `u32` is `unsigned int`, `u64` `long long unsigned int`, `usize`
+/// `long unsigned int`, `bool` `_Bool`, `[u8; N]` `char[N]`). There is no local type id: the
+/// local BTF bpfkit matches against is synthetic and never loaded.
 #[proc_macro_attribute]
 pub fn kernel_struct(attr: TokenStream, item: TokenStream) -> TokenStream {
     core::kernel_struct(attr, item)
@@ -260,7 +298,9 @@ pub fn kernel_struct(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// CO-RE enum values for Rust programs: `#[kernel_enum(name = "pid_type")] enum PidType {
 /// PIDTYPE_TGID, #[optional] PIDTYPE_NEW }` gives `PidType::PIDTYPE_TGID() -> u64` (the running
 /// kernel's value, resolved by the bpfkit loader into a `.rodata` slot) and
-/// `PidType::PIDTYPE_TGID_exists() -> bool`. An enumerator that may be absent is `#[optional]`.
+/// `PidType::PIDTYPE_TGID_exists() -> bool`, plus `type_exists()`, `type_size()`, `type_id()`
+/// and `type_matches()`. An enumerator that may be absent is `#[optional]`. `name` may carry a
+/// flavor suffix (`pid_type___v2`).
 #[proc_macro_attribute]
 pub fn kernel_enum(attr: TokenStream, item: TokenStream) -> TokenStream {
     core::kernel_enum(attr, item)

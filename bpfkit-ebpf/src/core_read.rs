@@ -37,17 +37,14 @@ pub fn read_field<T: Copy, const N: usize>(
 
 /// An integer type a `#[bitfield]` field can be read as.
 pub trait BitfieldValue: Copy {
-    /// Whether the bits are sign-extended.
-    const SIGNED: bool;
     /// The value from the extracted bits (already shifted into the low bits; sign-extended
-    /// for signed types).
+    /// when the kernel's type is signed, whatever the Rust type).
     fn from_bits(bits: u64) -> Self;
 }
 
 macro_rules! bitfield_values {
-    ($($ty:ty => $signed:expr),*) => {$(
+    ($($ty:ty),*) => {$(
         impl BitfieldValue for $ty {
-            const SIGNED: bool = $signed;
             #[inline(always)]
             fn from_bits(bits: u64) -> Self {
                 // Truncation is the point: the bits fit the declared type.
@@ -57,11 +54,9 @@ macro_rules! bitfield_values {
     )*};
 }
 
-bitfield_values!(u8 => false, u16 => false, u32 => false, u64 => false, usize => false,
-                 i8 => true, i16 => true, i32 => true, i64 => true, isize => true);
+bitfield_values!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize);
 
 impl BitfieldValue for bool {
-    const SIGNED: bool = false;
     #[inline(always)]
     fn from_bits(bits: u64) -> Self {
         bits != 0
@@ -71,7 +66,9 @@ impl BitfieldValue for bool {
 /// Reads a bitfield the way libbpf's `BPF_CORE_READ_BITFIELD_PROBED` does: the field's
 /// storage unit (`size` bytes at the byte offset) goes into a 64-bit value, then the left and
 /// right shifts the loader computed isolate the bits. Slots from `first`: byte offset, exists,
-/// byte size, left shift, right shift. `-ENOENT` (-2) when the field is absent.
+/// byte size, signed, left shift, right shift. The right shift is arithmetic when the kernel's
+/// type is signed (the FIELD_SIGNED slot), as `BPF_CORE_READ_BITFIELD` does, so the sign follows
+/// the running kernel, not the Rust type. `-ENOENT` (-2) when the field is absent.
 #[inline(always)]
 pub fn read_bitfield<T: BitfieldValue, const N: usize>(
     base: *const u8,
@@ -108,10 +105,11 @@ pub fn read_bitfield<T: BitfieldValue, const N: usize>(
     if rc < 0 {
         return Err(rc);
     }
-    let lshift = slot(table, first + 3) as u32;
-    let rshift = slot(table, first + 4) as u32;
+    let signed = slot(table, first + 3) != 0;
+    let lshift = slot(table, first + 4) as u32;
+    let rshift = slot(table, first + 5) as u32;
     let shifted = bits.wrapping_shl(lshift);
-    let value = if T::SIGNED {
+    let value = if signed {
         ((shifted as i64).wrapping_shr(rshift)) as u64
     } else {
         shifted.wrapping_shr(rshift)

@@ -11,25 +11,49 @@
 //! (one per `kernel_struct`, the linker appends them; zero bytes between records are padding):
 //!
 //! ```text
-//! record  = magic "BKCO" | version u8 (1) | flags u8 (0) | length u16 LE (whole record)
+//! record  = magic "BKCO" | version u8 (2; 1 is read too) | flags u8 (0) | length u16 LE (whole record)
 //!           | table_symbol str | type_name str | type_flags u8 (bit 0: union, bit 1: enum)
 //!           | slot_count u8
 //!           | slot * slot_count
 //! slot    = kind u8 (libbpf's enum bpf_core_relo_kind) | flags u8 (bit 0: optional)
 //!           | field str (empty for type-based kinds) | field_type u8 | elem_size u8 | count u16 LE
 //! str     = length u8 | UTF-8 bytes
+//! field   = path of the field from the start of the type: member names through embedded
+//!           structs/unions, with array indexes: `pid`, `se.sum_exec_runtime`,
+//!           `rlim[7].rlim_cur` (grammar: ident ('[' decimal ']')* ('.' ident ('[' decimal ']')*)*);
+//!           for ENUMVAL kinds, the enumerator name
 //! field_type: 0 none, 1 unsigned integer, 2 signed integer, 3 pointer, 4 array of unsigned
 //!             integers, 5 array of signed integers (elem_size bytes each, count elements),
-//!             6 enumerator (the `field` is its name; ENUMVAL kinds, enum records only)
+//!             6 enumerator (the `field` is its name; ENUMVAL kinds, enum records only),
+//!             7 bool, 8 unsigned long (`usize`), 9 signed long (`isize`)
 //! ```
+//!
+//! Version 2 added field paths, field types 7 to 9 and the TYPE_ID_TARGET kind; a version 1
+//! record is a version 2 record without them, so both are read. Version 1 readers reject version
+//! 2 records with a version error rather than a confusing "malformed" one.
 //!
 //! Slot `i` of a record lives at byte `8 * i` of the `.rodata` symbol `table_symbol`.
 //!
 //! Resolution reuses the C CO-RE engine unchanged: [`local_btf`] builds a small BTF holding, for
 //! each record, a struct named `type_name` whose members are the described fields (integers of
-//! the given size and signedness, pointers, arrays), and every slot becomes a [`CoreRelo`] with
-//! access string `0:<member>` (or `0` for type kinds). [`CoreResolver`] then applies libbpf's
-//! rules: flavors (`task_struct___old`), field compatibility, existence, sizes, signedness.
+//! the given size and signedness, pointers, arrays), with anonymous nested structs and arrays for
+//! paths, and every slot becomes a [`CoreRelo`] with access string `0:<member>:<member>...`
+//! (indexes of the path's steps in the local types, array indexes as is; `0` for type kinds).
+//! [`CoreResolver`] then applies libbpf's rules: flavors (`task_struct___old`), field
+//! compatibility, anonymous members of the target searched by name, existence, sizes,
+//! signedness.
+//!
+//! TYPE_MATCHES uses a second local type of the same name, the *match view*: libbpf's type-match
+//! rule compares names at every level (integers included), so its members are the record's
+//! required top-level integer and integer-array members only, with C integer names (`u32` is
+//! `unsigned int`, `u64` is `long long unsigned int`, `usize` is `long unsigned int`, `bool` is
+//! `_Bool`, a byte array element is `char`, unsigned for `[u8; N]`, signed for `[i8; N]`; BTFs
+//! disagree on the signedness of `char`: recent pahole encodes it unsigned, older amd64 BTFs
+//! signed). Pointers, nested paths and optional fields are left out: the declaration names
+//! neither the pointee nor the embedded types.
+//!
+//! TYPE_ID_LOCAL is not offered: the local BTF is synthetic, built at load time and never loaded
+//! into the kernel, so its ids mean nothing to the program or to any helper.
 
 use std::collections::HashMap;
 
@@ -46,8 +70,14 @@ use crate::Object;
 pub const SECTION_NAME: &str = ".bpfkit.core";
 /// First bytes of every record.
 pub const RECORD_MAGIC: [u8; 4] = *b"BKCO";
-/// The only format version this crate reads and the macro writes.
-pub const FORMAT_VERSION: u8 = 1;
+/// The format version the macro writes; version 1 (a subset) is read too.
+pub const FORMAT_VERSION: u8 = 2;
+/// Oldest format version this crate reads.
+pub const MIN_FORMAT_VERSION: u8 = 1;
+/// Most steps (member names and indexes) in a field path; libbpf's access strings stop at 64.
+pub const MAX_PATH_STEPS: usize = 32;
+/// Largest array index in a field path.
+pub const MAX_PATH_INDEX: u32 = 65_535;
 /// Size of a record's fixed header (magic, version, flags, length).
 const HEADER_LEN: usize = 8;
 /// Slot flag: an unresolvable slot is 0 instead of a load error.
@@ -75,7 +105,7 @@ pub enum RustCoreError {
         offset: usize,
     },
     /// A record of a newer format.
-    #[error(".bpfkit.core: record at byte {offset} has format version {version}, bpfkit reads version {FORMAT_VERSION}")]
+    #[error(".bpfkit.core: record at byte {offset} has format version {version}, bpfkit reads versions {MIN_FORMAT_VERSION} to {FORMAT_VERSION}")]
     UnsupportedVersion {
         /// Record start.
         offset: usize,
@@ -118,6 +148,18 @@ pub enum RustCoreError {
         /// The engine's explanation.
         reason: String,
     },
+    /// A field path of a record is not valid, or two fields use the same path (or a prefix of
+    /// it) with different shapes, e.g. `se` as an integer and `se.vruntime`, or the same member
+    /// with two types.
+    #[error("Rust CO-RE type `{type_name}`: field path `{path}`: {reason}")]
+    BadPath {
+        /// Kernel type name.
+        type_name: String,
+        /// The path that does not fit.
+        path: String,
+        /// What clashes.
+        reason: String,
+    },
     /// The table symbol is not a `.rodata` global of the right size.
     #[error("CO-RE slot table `{table}`: {reason}")]
     Table {
@@ -131,13 +173,22 @@ pub enum RustCoreError {
 /// The Rust type of a described field, as far as CO-RE compatibility checks care.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FieldType {
-    /// An integer of `size` bytes.
+    /// An integer of `size` bytes (`u8`..`u64`, `i8`..`i64`: C `char`, `short`, `int`,
+    /// `long long`).
     Int {
         /// 1, 2, 4 or 8.
         size: u8,
         /// `i*` rather than `u*`.
         signed: bool,
     },
+    /// `usize`/`isize`: C `long` (8 bytes), kept apart from `u64` only for TYPE_MATCHES, which
+    /// compares C integer names.
+    Long {
+        /// `isize` rather than `usize`.
+        signed: bool,
+    },
+    /// `bool` (C `_Bool`, one byte).
+    Bool,
     /// A raw pointer (any pointee: libbpf only checks that both sides are pointers).
     Pointer,
     /// `[uN; count]` or `[iN; count]`.
@@ -153,13 +204,80 @@ pub enum FieldType {
     Enumerator,
 }
 
+impl FieldType {
+    /// Integer-like (int, long, bool): what FIELD_SIGNED and bitfield shifts apply to.
+    pub fn is_integer(self) -> bool {
+        matches!(
+            self,
+            FieldType::Int { .. } | FieldType::Long { .. } | FieldType::Bool
+        )
+    }
+}
+
 /// A field a slot refers to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FieldDesc {
-    /// Member name in the kernel type.
+    /// Path of the field in the kernel type (`pid`, `se.sum_exec_runtime`, `rlim[7].rlim_cur`;
+    /// see [`parse_path`]), or the enumerator name of an enum record.
     pub name: String,
-    /// Its local type.
+    /// Its local type (for a path ending in an array index, the element's type).
     pub ty: FieldType,
+}
+
+/// One step of a field path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PathStep {
+    /// A named member of a struct or union (found in the target by name, through anonymous
+    /// members as libbpf does).
+    Member(String),
+    /// An element of an array.
+    Index(u32),
+}
+
+/// Parses a field path: `ident ('[' decimal ']')* ('.' ident ('[' decimal ']')*)*`, at most
+/// [`MAX_PATH_STEPS`] steps, indexes up to [`MAX_PATH_INDEX`]. The error says what is wrong.
+pub fn parse_path(text: &str) -> Result<Vec<PathStep>, String> {
+    if text.is_empty() {
+        return Err("empty field path".into());
+    }
+    let mut steps = Vec::new();
+    for part in text.split('.') {
+        let (name, mut rest) = part.split_at(part.find('[').unwrap_or(part.len()));
+        if !is_identifier(name) {
+            return Err(format!(
+                "`{name}` in field path `{text}` is not a member name"
+            ));
+        }
+        steps.push(PathStep::Member(name.to_owned()));
+        while !rest.is_empty() {
+            let index = rest
+                .strip_prefix('[')
+                .and_then(|r| r.split_once(']'))
+                .filter(|(digits, _)| {
+                    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+                });
+            let Some((digits, after)) = index else {
+                return Err(format!(
+                    "field path `{text}`: expected `[index]` after `{name}`"
+                ));
+            };
+            let index = digits
+                .parse::<u32>()
+                .ok()
+                .filter(|i| *i <= MAX_PATH_INDEX)
+                .ok_or_else(|| {
+                    format!("field path `{text}`: index {digits} is above {MAX_PATH_INDEX}")
+                })?;
+            steps.push(PathStep::Index(index));
+            rest = after;
+        }
+    }
+    if steps.len() > MAX_PATH_STEPS {
+        return Err(format!(
+            "field path `{text}` has more than {MAX_PATH_STEPS} steps"
+        ));
+    }
+    Ok(steps)
 }
 
 /// One `u64` of a slot table.
@@ -223,6 +341,8 @@ impl CoreRecord {
                         (field.name.as_str(), 1 + signed as u8, size, 0)
                     }
                     FieldType::Pointer => (field.name.as_str(), 3, 8, 0),
+                    FieldType::Bool => (field.name.as_str(), 7, 1, 0),
+                    FieldType::Long { signed } => (field.name.as_str(), 8 + signed as u8, 8, 0),
                     FieldType::Enumerator => (field.name.as_str(), 6, 0, 0),
                     FieldType::Array {
                         elem_size,
@@ -333,7 +453,7 @@ fn parse_record(data: &[u8], offset: usize) -> Result<(CoreRecord, usize), RustC
         return Err(RustCoreError::BadMagic { offset });
     }
     let version = header.u8("version")?;
-    if version != FORMAT_VERSION {
+    if !(MIN_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
         return Err(RustCoreError::UnsupportedVersion { offset, version });
     }
     if header.u8("flags")? != 0 {
@@ -388,9 +508,13 @@ fn parse_record(data: &[u8], offset: usize) -> Result<(CoreRecord, usize), RustC
                 | CoreReloKind::FieldLshiftU64
                 | CoreReloKind::FieldRshiftU64
         );
+        // TYPE_ID_LOCAL is refused: the local BTF is synthetic, its ids mean nothing.
         let type_kind = matches!(
             kind,
-            CoreReloKind::TypeExists | CoreReloKind::TypeSize | CoreReloKind::TypeMatches
+            CoreReloKind::TypeExists
+                | CoreReloKind::TypeSize
+                | CoreReloKind::TypeMatches
+                | CoreReloKind::TypeIdTarget
         );
         let enumval_kind = matches!(
             kind,
@@ -414,11 +538,8 @@ fn parse_record(data: &[u8], offset: usize) -> Result<(CoreRecord, usize), RustC
                 ty: FieldType::Enumerator,
             })
         } else if field_kind {
-            if !is_identifier(&name) {
-                return Err(r.malformed(format!(
-                    "slot {index}: field name {name:?} is not an identifier"
-                )));
-            }
+            let steps = parse_path(&name)
+                .map_err(|reason| r.malformed(format!("slot {index}: {reason}")))?;
             let size_ok = matches!(elem_size, 1 | 2 | 4 | 8);
             let ty = match ty {
                 1 | 2 if size_ok => FieldType::Int {
@@ -426,6 +547,8 @@ fn parse_record(data: &[u8], offset: usize) -> Result<(CoreRecord, usize), RustC
                     signed: ty == 2,
                 },
                 3 => FieldType::Pointer,
+                7 if elem_size == 1 => FieldType::Bool,
+                8 | 9 if elem_size == 8 => FieldType::Long { signed: ty == 9 },
                 4 | 5 if size_ok && count > 0 => FieldType::Array {
                     elem_size,
                     signed: ty == 5,
@@ -437,6 +560,21 @@ fn parse_record(data: &[u8], offset: usize) -> Result<(CoreRecord, usize), RustC
                     )))
                 }
             };
+            // Signedness and shifts describe an integer member; libbpf has no value for them on an
+            // array element (`a[1]`), so such a slot could never resolve.
+            let ends_in_index = matches!(steps.last(), Some(PathStep::Index(_)));
+            let integer_kind = matches!(
+                kind,
+                CoreReloKind::FieldSigned
+                    | CoreReloKind::FieldLshiftU64
+                    | CoreReloKind::FieldRshiftU64
+            );
+            if integer_kind && (ends_in_index || !ty.is_integer()) {
+                return Err(r.malformed(format!(
+                    "slot {index}: {} applies to an integer member, not to `{name}`",
+                    kind.name()
+                )));
+            }
             Some(FieldDesc { name, ty })
         } else if type_kind {
             if !name.is_empty() || ty != 0 {
@@ -489,113 +627,358 @@ pub fn records_from_elf(elf: &[u8]) -> Result<Option<Vec<CoreRecord>>, RustCoreE
     Ok(records)
 }
 
-/// The synthetic local BTF of `records`, and per record the CO-RE relocation of each slot.
-pub fn local_btf(records: &[CoreRecord]) -> Result<(Btf, Vec<Vec<CoreRelo>>), RustCoreError> {
-    let mut builder = BtfBuilder::new();
-    let mut int_types: HashMap<(u8, bool), u32> = HashMap::new();
-    let mut int_type = |builder: &mut BtfBuilder, size: u8, signed: bool| -> u32 {
-        *int_types.entry((size, signed)).or_insert_with(|| {
-            let name = format!("{}{}", if signed { "i" } else { "u" }, u32::from(size) * 8);
-            builder.add_int(&name, u32::from(size), if signed { 1 } else { 0 })
-        })
-    };
-    let mut relos = Vec::with_capacity(records.len());
-    for record in records {
-        // Members in first-use order; offsets are irrelevant to the target side, but must be valid.
-        let mut members: Vec<(&str, FieldType)> = Vec::new();
-        for slot in &record.slots {
-            if let Some(field) = &slot.field {
-                if !members.iter().any(|(name, _)| *name == field.name) {
-                    members.push((&field.name, field.ty));
+/// The local type at one position of a record's field tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum LocalType {
+    /// Just created by a path step; the rest of the path says what it is.
+    Pending,
+    /// A declared field.
+    Leaf(FieldType),
+    /// An embedded struct (anonymous locally: only member names matter to field matching),
+    /// members in first-use order.
+    Composite(Vec<(String, LocalType)>),
+    /// An array, long enough for the largest index used.
+    Array { count: u32, elem: Box<LocalType> },
+}
+
+impl LocalType {
+    /// The tree form of a declared field type: integer arrays are arrays of integer leaves, so
+    /// that `comm: [u8; 16]` and `comm[0]: u8` describe the same member.
+    fn of_field(ty: FieldType) -> LocalType {
+        match ty {
+            FieldType::Array {
+                elem_size,
+                signed,
+                count,
+            } => LocalType::Array {
+                count: u32::from(count),
+                elem: Box::new(LocalType::Leaf(FieldType::Int {
+                    size: elem_size,
+                    signed,
+                })),
+            },
+            other => LocalType::Leaf(other),
+        }
+    }
+
+    /// Puts `new` where `steps` lead from `self`, creating members and arrays on the way.
+    fn insert(&mut self, steps: &[PathStep], new: &LocalType) -> Result<(), String> {
+        match steps.split_first() {
+            None => self.merge(new),
+            Some((PathStep::Member(name), rest)) => {
+                if *self == LocalType::Pending {
+                    *self = LocalType::Composite(Vec::new());
+                }
+                let LocalType::Composite(members) = self else {
+                    return Err(format!(
+                        "`{name}` is a member of something declared as a field of its own"
+                    ));
+                };
+                let at = match members.iter().position(|(n, _)| n == name) {
+                    Some(at) => at,
+                    None => {
+                        members.push((name.clone(), LocalType::Pending));
+                        members.len() - 1
+                    }
+                };
+                match members.get_mut(at) {
+                    Some((_, member)) => member.insert(rest, new),
+                    None => Err("internal error: member vanished".into()),
                 }
             }
+            Some((PathStep::Index(index), rest)) => {
+                if *self == LocalType::Pending {
+                    *self = LocalType::Array {
+                        count: 0,
+                        elem: Box::new(LocalType::Pending),
+                    };
+                }
+                let LocalType::Array { count, elem } = self else {
+                    return Err(format!(
+                        "`[{index}]` indexes something another field declares as no array"
+                    ));
+                };
+                *count = (*count).max(index.saturating_add(1));
+                elem.insert(rest, new)
+            }
         }
-        if record.is_enum {
-            // Local values are the enumerators' positions; only their names matter to matching.
-            let enumerators: Vec<(&str, i32)> = members
-                .iter()
-                .enumerate()
-                .map(|(index, (name, _))| (*name, i32::try_from(index).unwrap_or(i32::MAX)))
-                .collect();
-            let type_id = builder.add_enum(&record.type_name, 4, false, &enumerators);
-            relos.push(slot_relos(&mut builder, record, &members, type_id));
-            continue;
+    }
+
+    /// Makes `self` also describe `new`: arrays keep the larger length, anything else must be
+    /// equal.
+    fn merge(&mut self, new: &LocalType) -> Result<(), String> {
+        if *self == LocalType::Pending {
+            *self = new.clone();
+            return Ok(());
         }
+        match (self, new) {
+            (
+                LocalType::Array { count, elem },
+                LocalType::Array {
+                    count: new_count,
+                    elem: new_elem,
+                },
+            ) => {
+                *count = (*count).max(*new_count);
+                elem.merge(new_elem)
+            }
+            (old, new) if old == new => Ok(()),
+            _ => Err("the same member is declared with two different types".into()),
+        }
+    }
+
+    /// The access string of `steps` (`0:<member index>...`, array indexes as is).
+    fn access(&self, steps: &[PathStep]) -> Option<String> {
+        let mut out = String::from("0");
+        let mut node = self;
+        for step in steps {
+            match (step, node) {
+                (PathStep::Member(name), LocalType::Composite(members)) => {
+                    let at = members.iter().position(|(n, _)| n == name)?;
+                    out.push_str(&format!(":{at}"));
+                    node = &members.get(at)?.1;
+                }
+                (PathStep::Index(index), LocalType::Array { elem, .. }) => {
+                    out.push_str(&format!(":{index}"));
+                    node = elem;
+                }
+                _ => return None,
+            }
+        }
+        Some(out)
+    }
+}
+
+/// Writes local types into a [`BtfBuilder`], sharing integer types.
+struct Emitter {
+    builder: BtfBuilder,
+    ints: HashMap<&'static str, u32>,
+}
+
+/// BTF_INT_SIGNED / BTF_INT_BOOL encodings.
+const INT_SIGNED: u8 = 1;
+const INT_BOOL: u8 = 4;
+
+impl Emitter {
+    /// The C name, size and encoding of an integer field type, as GCC and pahole name them in
+    /// kernel BTF (only TYPE_MATCHES looks at the names). A byte array element is `char`, the
+    /// type of the kernel's strings, signed for `[i8; N]`.
+    fn c_int(ty: FieldType, array_element: bool) -> Option<(&'static str, u32, u8)> {
+        Some(match ty {
+            FieldType::Bool => ("_Bool", 1, INT_BOOL),
+            FieldType::Long { signed: false } => ("long unsigned int", 8, 0),
+            FieldType::Long { signed: true } => ("long int", 8, INT_SIGNED),
+            FieldType::Int { size, signed } => {
+                let name = match (size, signed) {
+                    (1, _) if array_element => "char",
+                    (1, false) => "unsigned char",
+                    (1, true) => "signed char",
+                    (2, false) => "short unsigned int",
+                    (2, true) => "short int",
+                    (4, false) => "unsigned int",
+                    (4, true) => "int",
+                    (_, false) => "long long unsigned int",
+                    (_, true) => "long long int",
+                };
+                (name, u32::from(size), if signed { INT_SIGNED } else { 0 })
+            }
+            _ => return None,
+        })
+    }
+
+    fn int(&mut self, name: &'static str, size: u32, encoding: u8) -> u32 {
+        let builder = &mut self.builder;
+        *self
+            .ints
+            .entry(name)
+            .or_insert_with(|| builder.add_int(name, size, encoding))
+    }
+
+    /// Adds `node` (and what it contains); returns its type id and byte size.
+    fn emit(&mut self, node: &LocalType, array_element: bool) -> (u32, u32) {
+        match node {
+            // Never left in a finished tree; a byte keeps the BTF valid regardless.
+            LocalType::Pending => (self.int("unsigned char", 1, 0), 1),
+            LocalType::Leaf(ty) => match Self::c_int(*ty, array_element) {
+                Some((name, size, encoding)) => (self.int(name, size, encoding), size),
+                // Pointers: libbpf's field rules only check that both sides are pointers.
+                None => (self.builder.add_ptr(0), 8),
+            },
+            LocalType::Composite(members) => {
+                let (size, specs) = self.members(members, false);
+                (self.builder.add_struct("", size, &specs), size)
+            }
+            LocalType::Array { count, elem } => {
+                let (elem_id, elem_size) = self.emit(elem, true);
+                let index = self.int("unsigned int", 4, 0);
+                (
+                    self.builder.add_array(elem_id, index, *count),
+                    elem_size.saturating_mul(*count),
+                )
+            }
+        }
+    }
+
+    /// Member specs laid out one after the other (8-byte aligned; the local offsets never
+    /// reach the target side), or all at 0 for a union; returns the total size too.
+    fn members(&mut self, members: &[(String, LocalType)], union: bool) -> (u32, Vec<MemberSpec>) {
         let mut specs = Vec::with_capacity(members.len());
         let mut offset = 0u32;
-        for (name, ty) in &members {
-            let (type_id, size) = match *ty {
-                FieldType::Int { size, signed } => {
-                    (int_type(&mut builder, size, signed), u32::from(size))
-                }
-                FieldType::Pointer | FieldType::Enumerator => (builder.add_ptr(0), 8),
-                FieldType::Array {
-                    elem_size,
-                    signed,
-                    count,
-                } => {
-                    let elem = int_type(&mut builder, elem_size, signed);
-                    let index = int_type(&mut builder, 4, false);
-                    (
-                        builder.add_array(elem, index, u32::from(count)),
-                        u32::from(elem_size) * u32::from(count),
-                    )
-                }
-            };
-            if record.is_union {
+        for (name, ty) in members {
+            let (type_id, size) = self.emit(ty, false);
+            if union {
                 specs.push(MemberSpec::new(name, type_id, 0));
                 offset = offset.max(size);
             } else {
                 specs.push(MemberSpec::new(name, type_id, offset));
-                offset = offset.saturating_add(size.div_ceil(8) * 8);
+                offset = offset.saturating_add(size.div_ceil(8).saturating_mul(8));
             }
         }
-        let type_id = if record.is_union {
-            builder.add_union(&record.type_name, offset, &specs)
-        } else {
-            builder.add_struct(&record.type_name, offset, &specs)
-        };
-        relos.push(slot_relos(&mut builder, record, &members, type_id));
+        (offset, specs)
     }
-    Ok((Btf::from_vec(builder.finish())?, relos))
 }
 
-/// The CO-RE relocation of each slot of `record`, whose local type is `type_id` with `members`
-/// (fields or enumerators) in that order: access `0:<member>` (`<index>` for an enumerator),
-/// or `0` for type slots.
-fn slot_relos(
-    builder: &mut BtfBuilder,
-    record: &CoreRecord,
-    members: &[(&str, FieldType)],
-    type_id: u32,
-) -> Vec<CoreRelo> {
-    record
-        .slots
-        .iter()
-        .map(|slot| {
-            let access = match &slot.field {
-                Some(field) => {
-                    let member = members
-                        .iter()
-                        .position(|(name, _)| *name == field.name)
-                        .unwrap_or(0);
-                    // Enumerators are named by their index alone (libbpf's access strings).
-                    if record.is_enum {
-                        member.to_string()
-                    } else {
-                        format!("0:{member}")
+/// Whether a slot marks its field (or enumerator) `#[optional]`: existence slots are always
+/// optional, so the other kinds tell.
+fn field_is_optional(record: &CoreRecord, name: &str) -> bool {
+    record.slots.iter().any(|slot| {
+        slot.optional
+            && !matches!(
+                slot.kind,
+                CoreReloKind::FieldExists | CoreReloKind::EnumvalExists
+            )
+            && slot.field.as_ref().is_some_and(|f| f.name == name)
+    })
+}
+
+/// The synthetic local BTF of `records`, and per record the CO-RE relocation of each slot.
+pub fn local_btf(records: &[CoreRecord]) -> Result<(Btf, Vec<Vec<CoreRelo>>), RustCoreError> {
+    let mut emitter = Emitter {
+        builder: BtfBuilder::new(),
+        ints: HashMap::new(),
+    };
+    let mut relos = Vec::with_capacity(records.len());
+    for record in records {
+        let bad_path = |path: &str, reason: String| RustCoreError::BadPath {
+            type_name: record.type_name.clone(),
+            path: path.to_owned(),
+            reason,
+        };
+        let mut accesses: Vec<String> = Vec::with_capacity(record.slots.len());
+        let (type_id, match_id) = if record.is_enum {
+            // Local values are the enumerators' positions; only their names matter to matching.
+            let mut names: Vec<&str> = Vec::new();
+            for slot in &record.slots {
+                let access = match &slot.field {
+                    Some(field) => {
+                        let at = match names.iter().position(|n| *n == field.name) {
+                            Some(at) => at,
+                            None => {
+                                names.push(&field.name);
+                                names.len() - 1
+                            }
+                        };
+                        // Enumerators are named by their index alone (libbpf's access strings).
+                        at.to_string()
                     }
-                }
-                None => "0".to_owned(),
-            };
-            CoreRelo {
-                insn: 0,
-                type_id,
-                access_str_off: builder.add_string(&access),
-                kind: slot.kind.to_raw(),
+                    None => "0".to_owned(),
+                };
+                accesses.push(access);
             }
-        })
-        .collect()
+            let valued = |names: &[&str]| -> Vec<(String, i32)> {
+                names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| ((*n).to_owned(), i32::try_from(i).unwrap_or(i32::MAX)))
+                    .collect()
+            };
+            let all = valued(&names);
+            let refs: Vec<(&str, i32)> = all.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+            let type_id = emitter.builder.add_enum(&record.type_name, 4, false, &refs);
+            let required: Vec<&str> = names
+                .iter()
+                .copied()
+                .filter(|n| !field_is_optional(record, n))
+                .collect();
+            let required = valued(&required);
+            let refs: Vec<(&str, i32)> = required.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+            let match_id = emitter.builder.add_enum(&record.type_name, 4, false, &refs);
+            (type_id, match_id)
+        } else {
+            let mut root = LocalType::Composite(Vec::new());
+            let mut paths: Vec<Option<Vec<PathStep>>> = Vec::with_capacity(record.slots.len());
+            for slot in &record.slots {
+                let Some(field) = &slot.field else {
+                    paths.push(None);
+                    continue;
+                };
+                let steps = parse_path(&field.name).map_err(|e| bad_path(&field.name, e))?;
+                root.insert(&steps, &LocalType::of_field(field.ty))
+                    .map_err(|e| bad_path(&field.name, e))?;
+                paths.push(Some(steps));
+            }
+            for (slot, steps) in record.slots.iter().zip(&paths) {
+                let access = match (steps, &slot.field) {
+                    (Some(steps), Some(field)) => root
+                        .access(steps)
+                        .ok_or_else(|| bad_path(&field.name, "not in the local type".into()))?,
+                    _ => "0".to_owned(),
+                };
+                accesses.push(access);
+            }
+            let LocalType::Composite(members) = &root else {
+                return Err(bad_path(&record.type_name, "root is not a struct".into()));
+            };
+            let (size, specs) = emitter.members(members, record.is_union);
+            let add = |builder: &mut BtfBuilder, size: u32, specs: &[MemberSpec]| {
+                if record.is_union {
+                    builder.add_union(&record.type_name, size, specs)
+                } else {
+                    builder.add_struct(&record.type_name, size, specs)
+                }
+            };
+            let type_id = add(&mut emitter.builder, size, &specs);
+            // The match view: required top-level integers and integer arrays (see the module
+            // documentation for why pointers and embedded types are left out).
+            let optional_roots: Vec<&str> = record
+                .slots
+                .iter()
+                .filter_map(|s| s.field.as_ref())
+                .filter(|f| field_is_optional(record, &f.name))
+                .filter_map(|f| f.name.split(['.', '[']).next())
+                .collect();
+            let is_int = |ty: &LocalType| matches!(ty, LocalType::Leaf(t) if t.is_integer());
+            let matched: Vec<(String, LocalType)> = members
+                .iter()
+                .filter(|(name, ty)| {
+                    !optional_roots.contains(&name.as_str())
+                        && (is_int(ty)
+                            || matches!(ty, LocalType::Array { elem, .. } if is_int(elem)))
+                })
+                .cloned()
+                .collect();
+            let (match_size, match_specs) = emitter.members(&matched, record.is_union);
+            let match_id = add(&mut emitter.builder, match_size, &match_specs);
+            (type_id, match_id)
+        };
+        let record_relos = record
+            .slots
+            .iter()
+            .zip(accesses)
+            .map(|(slot, access)| CoreRelo {
+                insn: 0,
+                type_id: if slot.kind == CoreReloKind::TypeMatches {
+                    match_id
+                } else {
+                    type_id
+                },
+                access_str_off: emitter.builder.add_string(&access),
+                kind: slot.kind.to_raw(),
+            })
+            .collect();
+        relos.push(record_relos);
+    }
+    Ok((Btf::from_vec(emitter.builder.finish())?, relos))
 }
 
 /// One slot's resolved value.
@@ -733,17 +1116,63 @@ mod tests {
     }
 
     /// A target `task_struct` with the given members (name, byte offset, kind of type; for "bit",
-    /// a one-bit bitfield at that bit offset).
-    fn target(members: &[(&str, u32, &str)], size: u32) -> Btf {
+    /// a one-bit bitfield at that bit offset), plus, unless listed, the embedded members the
+    /// program reads by path (`se` with `sum_exec_runtime` and an anonymous union holding
+    /// `vlag`, `loginuid` a typedef of an anonymous struct, `signal` pointing to a
+    /// `signal_struct` with `rlim[16]`) at offsets from 0x400; no `pid_type`.
+    fn target_builder(members: &[(&str, u32, &str)], size: u32) -> BtfBuilder {
         let mut b = BtfBuilder::new();
         let int = b.add_int("int", 4, 1);
         let long = b.add_int("unsigned long", 8, 0);
-        let ch = b.add_int("char", 1, 1);
+        let ch = b.add_int("char", 1, 0);
         let comm = b.add_array(ch, int, 16);
         let fwd = b.add_fwd("task_struct", false);
         let ptr = b.add_ptr(fwd);
         let uint = b.add_int("unsigned int", 4, 0);
-        let specs: Vec<MemberSpec> = members
+        let ull = b.add_int("long long unsigned int", 8, 0);
+        let sll = b.add_int("long long int", 8, 1);
+        let u64_t = b.add_typedef("u64", ull);
+        let s64_t = b.add_typedef("s64", sll);
+        let lag = b.add_union(
+            "",
+            8,
+            &[
+                MemberSpec::new("vlag", s64_t, 0),
+                MemberSpec::new("vprot", u64_t, 0),
+            ],
+        );
+        let se = b.add_struct(
+            "sched_entity",
+            24,
+            &[
+                MemberSpec::new("exec_start", u64_t, 0),
+                MemberSpec::new("sum_exec_runtime", u64_t, 8),
+                MemberSpec::new("", lag, 16),
+            ],
+        );
+        let uid_t = b.add_typedef("uid_t", uint);
+        let kuid = b.add_struct("", 4, &[MemberSpec::new("val", uid_t, 0)]);
+        let kuid_t = b.add_typedef("kuid_t", kuid);
+        let rlimit = b.add_struct(
+            "rlimit",
+            16,
+            &[
+                MemberSpec::new("rlim_cur", long, 0),
+                MemberSpec::new("rlim_max", long, 8),
+            ],
+        );
+        let rlims = b.add_array(rlimit, int, 16);
+        b.add_struct(
+            "signal_struct",
+            8 + 16 * 16,
+            &[
+                MemberSpec::new("nr_threads", int, 0),
+                MemberSpec::new("rlim", rlims, 8),
+            ],
+        );
+        let signal_fwd = b.add_fwd("signal_struct", false);
+        let signal_ptr = b.add_ptr(signal_fwd);
+        let mut specs: Vec<MemberSpec> = members
             .iter()
             .map(|(name, offset, ty)| {
                 if *ty == "bit" {
@@ -754,12 +1183,30 @@ mod tests {
                     "int" => int,
                     "long" => long,
                     "ptr" => ptr,
+                    "se" => se,
+                    "kuid" => kuid_t,
+                    "signal" => signal_ptr,
                     _ => comm,
                 };
                 MemberSpec::new(name, id, *offset)
             })
             .collect();
+        for (name, offset, id) in [
+            ("se", 0x400, se),
+            ("loginuid", 0x418, kuid_t),
+            ("signal", 0x420, signal_ptr),
+        ] {
+            if !members.iter().any(|m| m.0 == name) {
+                specs.push(MemberSpec::new(name, id, offset));
+            }
+        }
         b.add_struct("task_struct", size, &specs);
+        b
+    }
+
+    /// [`target_builder`] with a 4-byte `enum pid_type`.
+    fn target(members: &[(&str, u32, &str)], size: u32) -> Btf {
+        let mut b = target_builder(members, size);
         b.add_enum(
             "pid_type",
             4,
@@ -774,10 +1221,19 @@ mod tests {
         Btf::from_vec(b.finish()).expect("target BTF")
     }
 
+    /// The members every test target has unless it says otherwise.
+    const TASK: [(&str, u32, &str); 5] = [
+        ("pid", 0, "int"),
+        ("tgid", 4, "int"),
+        ("real_parent", 8, "ptr"),
+        ("comm", 16, "comm"),
+        ("sched_reset_on_fork", 227, "bit"),
+    ];
+
     #[test]
     fn the_macro_records_parse_and_encode_back_identically() {
         let records = records();
-        assert_eq!(records.len(), 3);
+        assert_eq!(records.len(), 5);
         let by_name = |name: &str| {
             records
                 .iter()
@@ -788,12 +1244,23 @@ mod tests {
         assert_eq!(task.table_symbol, "__bpfkit_core_TaskStruct");
         assert_eq!(task.type_name, "task_struct");
         assert!(!task.is_union);
-        // type exists, type size, then (offset, exists, size) per field, plus the left and
-        // right shifts of the bitfield.
-        assert_eq!(task.slots.len(), 2 + 3 + 3 + 3 + 5 + 3);
-        assert_eq!(task.slots[2].kind, CoreReloKind::FieldByteOffset);
+        let kinds: Vec<CoreReloKind> = task.slots.iter().map(|s| s.kind).collect();
         assert_eq!(
-            task.slots[2].field,
+            kinds[..4],
+            [
+                CoreReloKind::TypeExists,
+                CoreReloKind::TypeSize,
+                CoreReloKind::TypeIdTarget,
+                CoreReloKind::TypeMatches
+            ]
+        );
+        // The type slots, then (offset, exists, size) per field, signedness for integers,
+        // and the left and right shifts of the bitfield: pid, tgid, real_parent,
+        // sched_reset_on_fork, bpfkit_no_such_field, sum_exec_runtime, loginuid, vlag, signal.
+        assert_eq!(task.slots.len(), 4 + 4 + 4 + 3 + 6 + 4 + 4 + 4 + 4 + 3);
+        assert_eq!(task.slots[4].kind, CoreReloKind::FieldByteOffset);
+        assert_eq!(
+            task.slots[4].field,
             Some(FieldDesc {
                 name: "pid".into(),
                 ty: FieldType::Int {
@@ -802,23 +1269,32 @@ mod tests {
                 }
             })
         );
-        assert!(!task.slots[2].optional);
+        assert!(!task.slots[4].optional);
+        assert_eq!(task.slots[7].kind, CoreReloKind::FieldSigned);
         assert_eq!(
-            task.slots[8].field.as_ref().map(|f| f.ty),
+            task.slots[12].field.as_ref().map(|f| f.ty),
             Some(FieldType::Pointer)
         );
-        assert_eq!(task.slots[14].kind, CoreReloKind::FieldLshiftU64);
-        assert_eq!(task.slots[15].kind, CoreReloKind::FieldRshiftU64);
+        assert_eq!(task.slots[15].kind, CoreReloKind::FieldByteOffset);
+        assert_eq!(task.slots[18].kind, CoreReloKind::FieldSigned);
+        assert_eq!(task.slots[19].kind, CoreReloKind::FieldLshiftU64);
+        assert_eq!(task.slots[20].kind, CoreReloKind::FieldRshiftU64);
         assert_eq!(
-            task.slots[16].field.as_ref().map(|f| f.name.as_str()),
+            task.slots[21].field.as_ref().map(|f| f.name.as_str()),
             Some("bpfkit_no_such_field")
         );
-        assert!(task.slots[16].optional, "#[optional] field's offset");
-        assert!(task.slots[18].optional, "#[optional] field's size");
-        assert!(!task.slots[13].optional, "a required field's size");
+        assert!(task.slots[21].optional, "#[optional] field's offset");
+        assert!(task.slots[23].optional, "#[optional] field's size");
+        assert!(!task.slots[17].optional, "a required field's size");
+        assert_eq!(task.slot_path(25), "task_struct.se.sum_exec_runtime");
+        assert_eq!(task.slot_path(29), "task_struct.loginuid.val");
+        assert_eq!(task.slot_path(33), "task_struct.se.vlag");
+        let signal = by_name("signal_struct");
+        assert_eq!(signal.slots.len(), 4 + 4);
+        assert_eq!(signal.slot_path(4), "signal_struct.rlim[7].rlim_cur");
         assert_eq!(by_name("task_struct___old").type_name, "task_struct___old");
         assert_eq!(
-            by_name("task_struct___old").slots[2]
+            by_name("task_struct___old").slots[4]
                 .field
                 .as_ref()
                 .map(|f| f.ty),
@@ -831,11 +1307,11 @@ mod tests {
         let pid_type = by_name("pid_type");
         assert!(pid_type.is_enum && !pid_type.is_union);
         assert_eq!(pid_type.type_name, "pid_type");
-        assert_eq!(pid_type.slots.len(), 2 + 2 * 4);
-        assert_eq!(pid_type.slots[2].kind, CoreReloKind::EnumvalValue);
-        assert_eq!(pid_type.slots[3].kind, CoreReloKind::EnumvalExists);
-        assert_eq!(pid_type.slot_path(2), "pid_type::PIDTYPE_MAX");
-        assert!(pid_type.slots[8].optional, "#[optional] enumerator");
+        assert_eq!(pid_type.slots.len(), 4 + 2 * 4);
+        assert_eq!(pid_type.slots[4].kind, CoreReloKind::EnumvalValue);
+        assert_eq!(pid_type.slots[5].kind, CoreReloKind::EnumvalExists);
+        assert_eq!(pid_type.slot_path(4), "pid_type::PIDTYPE_MAX");
+        assert!(pid_type.slots[10].optional, "#[optional] enumerator");
         // The proc macro and this crate encode identically.
         let mut encoded = Vec::new();
         for record in &records {
@@ -974,24 +1450,7 @@ mod tests {
 
     #[test]
     fn an_absent_required_enumerator_is_an_error_naming_it() {
-        let mut b = BtfBuilder::new();
-        let int = b.add_int("int", 4, 1);
-        let fwd = b.add_fwd("task_struct", false);
-        let ptr = b.add_ptr(fwd);
-        let ch = b.add_int("char", 1, 1);
-        let comm = b.add_array(ch, int, 16);
-        let uint = b.add_int("unsigned int", 4, 0);
-        b.add_struct(
-            "task_struct",
-            48,
-            &[
-                MemberSpec::new("pid", int, 0),
-                MemberSpec::new("tgid", int, 4),
-                MemberSpec::new("real_parent", ptr, 8),
-                MemberSpec::new("comm", comm, 16),
-                MemberSpec::bitfield("sched_reset_on_fork", uint, 256, 1),
-            ],
-        );
+        let mut b = target_builder(&TASK, 48);
         // An enum64 pid_type without PIDTYPE_TGID: the kinds match (enum vs enum64), the
         // enumerator does not.
         b.add_enum64(
@@ -1048,9 +1507,9 @@ mod tests {
             .initial_data
             .as_ref()
             .expect("rodata data");
-        let at = var.offset as usize + 2 * 8;
+        let at = var.offset as usize + 4 * 8;
         assert_eq!(data[at..at + 8], 0x5c8u64.to_le_bytes());
-        let at = var.offset as usize + 3 * 8;
+        let at = var.offset as usize + 5 * 8;
         assert_eq!(data[at..at + 8], 1u64.to_le_bytes());
         // A slot index beyond its table is an error, not a panic.
         let mut bad = slots[0].clone();
@@ -1059,6 +1518,464 @@ mod tests {
             apply(&mut object, &[bad], Endian::Little),
             Err(RustCoreError::Table { .. })
         ));
+    }
+
+    fn slot(kind: CoreReloKind, path: &str, ty: FieldType, optional: bool) -> CoreSlot {
+        CoreSlot {
+            kind,
+            optional,
+            field: Some(FieldDesc {
+                name: path.into(),
+                ty,
+            }),
+        }
+    }
+
+    fn type_slot(kind: CoreReloKind) -> CoreSlot {
+        CoreSlot {
+            kind,
+            optional: true,
+            field: None,
+        }
+    }
+
+    fn record(type_name: &str, slots: Vec<CoreSlot>) -> CoreRecord {
+        CoreRecord {
+            table_symbol: format!("__bpfkit_core_{type_name}"),
+            type_name: type_name.into(),
+            is_union: false,
+            is_enum: false,
+            slots,
+        }
+    }
+
+    const U64: FieldType = FieldType::Int {
+        size: 8,
+        signed: false,
+    };
+
+    #[test]
+    fn nested_paths_resolve_through_embedded_structs_typedefs_and_arrays() {
+        // `se` moved to 0x400 (sum_exec_runtime 8 bytes in), `loginuid` to 0x418, and
+        // signal_struct's rlim array at 8 with 16-byte elements.
+        let btf = target(&TASK, 0x428);
+        let slots = resolve(&records(), &[&btf]).expect("resolving");
+        let se = "task_struct.se.sum_exec_runtime";
+        assert_eq!(value(&slots, se, CoreReloKind::FieldByteOffset), 0x408);
+        assert_eq!(value(&slots, se, CoreReloKind::FieldByteSize), 8);
+        assert_eq!(value(&slots, se, CoreReloKind::FieldExists), 1);
+        let uid = "task_struct.loginuid.val";
+        assert_eq!(value(&slots, uid, CoreReloKind::FieldByteOffset), 0x418);
+        assert_eq!(value(&slots, uid, CoreReloKind::FieldByteSize), 4);
+        let nofile = "signal_struct.rlim[7].rlim_cur";
+        assert_eq!(
+            value(&slots, nofile, CoreReloKind::FieldByteOffset),
+            8 + 7 * 16
+        );
+        assert_eq!(value(&slots, nofile, CoreReloKind::FieldByteSize), 8);
+        // `vlag` sits in an anonymous union of the target's sched_entity: found by name, as
+        // libbpf searches anonymous members.
+        let vlag = "task_struct.se.vlag";
+        assert_eq!(value(&slots, vlag, CoreReloKind::FieldExists), 1);
+        assert_eq!(value(&slots, vlag, CoreReloKind::FieldByteOffset), 0x410);
+        // The whole local access: task_struct member `se` (index 5 locally: members in first-use
+        // order) then member `vlag` (index 1 in the local anonymous struct of `se`).
+        let (local, relos) = local_btf(&records()).expect("local BTF");
+        let task = records()
+            .iter()
+            .position(|r| r.table_symbol == "__bpfkit_core_TaskStruct")
+            .expect("task record");
+        let relo = &relos[task][33];
+        assert_eq!(
+            local.string_at(relo.access_str_off).expect("access"),
+            "0:5:1"
+        );
+    }
+
+    #[test]
+    fn a_nested_member_moves_with_its_renamed_embedded_type() {
+        // The embedded type's name does not matter (only the root's does): a renamed
+        // `sched_entity_v2` with sum_exec_runtime first, at another offset of task_struct.
+        let mut b = BtfBuilder::new();
+        let int = b.add_int("int", 4, 1);
+        let ull = b.add_int("long long unsigned int", 8, 0);
+        let se = b.add_struct(
+            "sched_entity_v2",
+            16,
+            &[
+                MemberSpec::new("sum_exec_runtime", ull, 0),
+                MemberSpec::new("exec_start", ull, 8),
+            ],
+        );
+        b.add_struct(
+            "task_struct",
+            64,
+            &[
+                MemberSpec::new("pid", int, 0),
+                MemberSpec::new("se", se, 40),
+            ],
+        );
+        let btf = Btf::from_vec(b.finish()).expect("target BTF");
+        let rec = record(
+            "task_struct",
+            vec![
+                slot(
+                    CoreReloKind::FieldByteOffset,
+                    "se.sum_exec_runtime",
+                    U64,
+                    false,
+                ),
+                slot(CoreReloKind::FieldSigned, "se.sum_exec_runtime", U64, false),
+                slot(
+                    CoreReloKind::FieldByteOffset,
+                    "pid",
+                    FieldType::Int {
+                        size: 4,
+                        signed: true,
+                    },
+                    false,
+                ),
+                slot(
+                    CoreReloKind::FieldSigned,
+                    "pid",
+                    FieldType::Int {
+                        size: 4,
+                        signed: true,
+                    },
+                    false,
+                ),
+            ],
+        );
+        let slots = resolve(&[rec], &[&btf]).expect("resolving");
+        assert_eq!(slots[0].value, 40);
+        assert_eq!(slots[1].value, 0, "unsigned long long");
+        assert_eq!(slots[2].value, 0);
+        assert_eq!(slots[3].value, 1, "int is signed");
+    }
+
+    #[test]
+    fn an_absent_nested_member_is_zero_when_optional_and_an_error_when_required() {
+        let mut b = BtfBuilder::new();
+        let ull = b.add_int("long long unsigned int", 8, 0);
+        let se = b.add_struct("sched_entity", 8, &[MemberSpec::new("vruntime", ull, 0)]);
+        b.add_struct("task_struct", 16, &[MemberSpec::new("se", se, 8)]);
+        let btf = Btf::from_vec(b.finish()).expect("target BTF");
+        let optional = record(
+            "task_struct",
+            vec![
+                slot(CoreReloKind::FieldByteOffset, "se.vlag", U64, true),
+                slot(CoreReloKind::FieldExists, "se.vlag", U64, true),
+                slot(CoreReloKind::FieldByteOffset, "se.vruntime", U64, false),
+            ],
+        );
+        let slots = resolve(&[optional], &[&btf]).expect("optional absent");
+        assert_eq!((slots[0].value, slots[0].found), (0, false));
+        assert_eq!(slots[1].value, 0);
+        assert_eq!(slots[2].value, 8);
+        let required = record(
+            "task_struct",
+            vec![slot(CoreReloKind::FieldByteOffset, "se.vlag", U64, false)],
+        );
+        match resolve(&[required], &[&btf]) {
+            Err(RustCoreError::Unresolved { path, .. }) => assert_eq!(path, "task_struct.se.vlag"),
+            other => panic!("expected Unresolved, got {other:?}"),
+        }
+        // A path through an integer, or indexing a struct, matches nothing.
+        let through_int = record(
+            "task_struct",
+            vec![slot(CoreReloKind::FieldExists, "se.vruntime.x", U64, true)],
+        );
+        let mut past_array = record(
+            "task_struct",
+            vec![slot(CoreReloKind::FieldExists, "se[1].vruntime", U64, true)],
+        );
+        past_array.table_symbol.push_str("_2");
+        let slots = resolve(&[through_int, past_array], &[&btf]).expect("existence slots");
+        assert_eq!(slots[0].value, 0);
+        assert_eq!(slots[1].value, 0);
+    }
+
+    #[test]
+    fn signed_slots_follow_the_target_type_of_bitfields() {
+        // Two 3-bit fields, a signed and an unsigned one, and a local declaration that has them
+        // both unsigned: FIELD_SIGNED comes from the target, as BPF_CORE_READ_BITFIELD uses it.
+        let mut b = BtfBuilder::new();
+        let int = b.add_int("int", 4, 1);
+        let uint = b.add_int("unsigned int", 4, 0);
+        b.add_struct(
+            "flags",
+            4,
+            &[
+                MemberSpec::bitfield("level", int, 0, 3),
+                MemberSpec::bitfield("mode", uint, 3, 3),
+            ],
+        );
+        let btf = Btf::from_vec(b.finish()).expect("target BTF");
+        let u32_ty = FieldType::Int {
+            size: 4,
+            signed: false,
+        };
+        let mut slots = Vec::new();
+        for name in ["level", "mode"] {
+            for kind in [
+                CoreReloKind::FieldSigned,
+                CoreReloKind::FieldLshiftU64,
+                CoreReloKind::FieldRshiftU64,
+            ] {
+                slots.push(slot(kind, name, u32_ty, false));
+            }
+        }
+        let resolved = resolve(&[record("flags", slots)], &[&btf]).expect("resolving");
+        let values: Vec<u64> = resolved.iter().map(|s| s.value).collect();
+        // level: bits 0..3 of the 4-byte unit -> << 61, >> 61; mode: bits 3..6 -> << 58, >> 61.
+        assert_eq!(values, [1, 61, 61, 0, 58, 61]);
+        // What read_bitfield does with them: -3 stored in `level` reads back as -3.
+        let unit: u64 = 0b101 | (0b110 << 3);
+        let level = ((unit << values[1]) as i64 >> values[2]) as i32;
+        let mode = (unit << values[4]) >> values[5];
+        assert_eq!((level, mode), (-3, 6));
+    }
+
+    #[test]
+    fn type_id_target_is_the_kernel_id_and_zero_when_absent() {
+        let btf = target(&TASK, 0x428);
+        let slots = resolve(&records(), &[&btf]).expect("resolving");
+        let task_id = btf
+            .find_by_name_kind("task_struct", BtfKind::Struct)
+            .expect("task_struct");
+        assert_eq!(
+            value(&slots, "task_struct", CoreReloKind::TypeIdTarget),
+            u64::from(task_id)
+        );
+        let pid_type = btf
+            .find_by_name_kind("pid_type", BtfKind::Enum)
+            .expect("pid_type");
+        assert_eq!(
+            value(&slots, "pid_type", CoreReloKind::TypeIdTarget),
+            u64::from(pid_type)
+        );
+        let absent = record("no_such_type", vec![type_slot(CoreReloKind::TypeIdTarget)]);
+        let slots = resolve(&[absent], &[&btf]).expect("resolving");
+        assert_eq!((slots[0].value, slots[0].found), (0, false));
+    }
+
+    #[test]
+    fn type_matches_compares_the_declared_integer_members() {
+        let btf = target(&TASK, 0x428);
+        let slots = resolve(&records(), &[&btf]).expect("resolving");
+        let matches = |table: &str| {
+            slots
+                .iter()
+                .find(|s| s.table_symbol == table && s.kind == CoreReloKind::TypeMatches)
+                .expect("type-matches slot")
+                .value
+        };
+        // pid and tgid are `int`, sched_reset_on_fork `unsigned int` (a bitfield of it); the
+        // pointers, paths and the optional field are not part of the match view.
+        assert_eq!(matches("__bpfkit_core_TaskStruct"), 1);
+        assert_eq!(
+            matches("__bpfkit_core_TaskStructOld"),
+            1,
+            "u8 array is char[16]"
+        );
+        assert_eq!(
+            matches("__bpfkit_core_PidType"),
+            1,
+            "optional enumerator left out"
+        );
+        assert_eq!(matches("__bpfkit_core_TaskStructWrong"), 0, "pid is no u64");
+        // Field slots of the mismatching declaration still resolve: field rules ignore sizes.
+        assert_eq!(
+            value(&slots, "task_struct___wrong.pid", CoreReloKind::FieldExists),
+            1
+        );
+        // Signedness matters too: `tgid: u32` does not match the target's `int tgid`.
+        let mut b = target_builder(&TASK[1..], 0x428);
+        b.add_enum(
+            "pid_type",
+            4,
+            false,
+            &[("PIDTYPE_TGID", 1), ("PIDTYPE_SID", 3), ("PIDTYPE_MAX", 4)],
+        );
+        let btf = Btf::from_vec(b.finish()).expect("target");
+        let rec = record(
+            "task_struct",
+            vec![
+                type_slot(CoreReloKind::TypeMatches),
+                slot(
+                    CoreReloKind::FieldExists,
+                    "tgid",
+                    FieldType::Int {
+                        size: 4,
+                        signed: false,
+                    },
+                    true,
+                ),
+            ],
+        );
+        let slots = resolve(&[rec], &[&btf]).expect("resolving");
+        assert_eq!(slots[0].value, 0, "tgid is int, not unsigned int");
+        assert_eq!(slots[1].value, 1, "but the field exists");
+        // usize is C `unsigned long`, u64 `unsigned long long`.
+        let mut b = BtfBuilder::new();
+        let ul = b.add_int("long unsigned int", 8, 0);
+        b.add_struct("thread_info", 8, &[MemberSpec::new("flags", ul, 0)]);
+        let btf = Btf::from_vec(b.finish()).expect("target");
+        for (ty, expected) in [(FieldType::Long { signed: false }, 1), (U64, 0)] {
+            let rec = record(
+                "thread_info",
+                vec![
+                    type_slot(CoreReloKind::TypeMatches),
+                    slot(CoreReloKind::FieldByteOffset, "flags", ty, false),
+                ],
+            );
+            let slots = resolve(&[rec], &[&btf]).expect("resolving");
+            assert_eq!(slots[0].value, expected, "{ty:?}");
+        }
+    }
+
+    #[test]
+    fn flavored_enums_resolve_their_enumerators() {
+        let btf = target(&TASK, 0x428);
+        let mut rec = record(
+            "pid_type___v2",
+            vec![
+                type_slot(CoreReloKind::TypeExists),
+                slot(
+                    CoreReloKind::EnumvalValue,
+                    "PIDTYPE_SID",
+                    FieldType::Enumerator,
+                    false,
+                ),
+                slot(
+                    CoreReloKind::EnumvalExists,
+                    "PIDTYPE_NOPE",
+                    FieldType::Enumerator,
+                    true,
+                ),
+            ],
+        );
+        rec.is_enum = true;
+        let slots = resolve(&[rec.clone()], &[&btf]).expect("resolving");
+        assert_eq!(slots.iter().map(|s| s.value).collect::<Vec<_>>(), [1, 3, 0]);
+        assert_eq!(parse_section(&rec.encode()).expect("round trip"), [rec]);
+    }
+
+    #[test]
+    fn bad_paths_are_typed_errors() {
+        for bad in [
+            "",
+            ".",
+            "a.",
+            ".a",
+            "a..b",
+            "1a",
+            "a[",
+            "a[]",
+            "a[x]",
+            "a[1",
+            "a]",
+            "a[1]b",
+            "a[99999999999]",
+            "a[65536]",
+            "a-b",
+            "a b",
+            "é",
+        ] {
+            assert!(parse_path(bad).is_err(), "{bad:?} parsed");
+            let rec = record(
+                "t",
+                vec![slot(CoreReloKind::FieldByteOffset, bad, U64, false)],
+            );
+            assert!(
+                matches!(
+                    parse_section(&rec.encode()),
+                    Err(RustCoreError::Malformed { .. }) | Err(RustCoreError::Truncated { .. })
+                ),
+                "{bad:?}"
+            );
+            assert!(matches!(
+                local_btf(&[rec]),
+                Err(RustCoreError::BadPath { .. })
+            ));
+        }
+        assert_eq!(
+            parse_path("rlim[7].rlim_cur").expect("path"),
+            [
+                PathStep::Member("rlim".into()),
+                PathStep::Index(7),
+                PathStep::Member("rlim_cur".into())
+            ]
+        );
+        assert!(parse_path(&vec!["a"; 33].join(".")).is_err(), "too deep");
+        // Huge and deep local arrays: sizes saturate, the engine reports overflows; no panic.
+        let deep = (0..8).map(|_| "a[65535]").collect::<Vec<_>>().join(".");
+        for path in ["a[65535][65535][65535][65535][65535].b", deep.as_str()] {
+            let rec = record(
+                "task_struct",
+                vec![slot(CoreReloKind::FieldByteOffset, path, U64, true)],
+            );
+            let parsed = parse_section(&rec.encode()).expect("valid path");
+            let _ = resolve(&parsed, &[&target(&TASK, 64)]);
+        }
+        // Signedness and shifts do not apply to array elements.
+        let rec = record(
+            "t",
+            vec![slot(CoreReloKind::FieldSigned, "bits[0]", U64, false)],
+        );
+        assert!(matches!(
+            parse_section(&rec.encode()),
+            Err(RustCoreError::Malformed { .. })
+        ));
+        // Two shapes for one member.
+        for (a, b) in [
+            ("se", "se.x"),
+            ("se.x", "se"),
+            ("a[1]", "a.b"),
+            ("a", "a[0]"),
+        ] {
+            let rec = record(
+                "t",
+                vec![
+                    slot(CoreReloKind::FieldByteOffset, a, U64, false),
+                    slot(CoreReloKind::FieldByteOffset, b, U64, false),
+                ],
+            );
+            assert!(
+                matches!(local_btf(&[rec]), Err(RustCoreError::BadPath { .. })),
+                "{a} and {b}"
+            );
+        }
+        // One member declared as an array and by element: the same local array.
+        let rec = record(
+            "t",
+            vec![
+                slot(
+                    CoreReloKind::FieldByteOffset,
+                    "comm",
+                    FieldType::Array {
+                        elem_size: 1,
+                        signed: false,
+                        count: 16,
+                    },
+                    false,
+                ),
+                slot(
+                    CoreReloKind::FieldByteOffset,
+                    "comm[3]",
+                    FieldType::Int {
+                        size: 1,
+                        signed: false,
+                    },
+                    false,
+                ),
+            ],
+        );
+        let (local, relos) = local_btf(&[rec]).expect("one array");
+        assert_eq!(
+            local.string_at(relos[0][1].access_str_off).expect("access"),
+            "0:0:3"
+        );
     }
 
     fn committed_kernel(name: &str) -> Option<Btf> {
@@ -1149,6 +2066,88 @@ mod tests {
                 64 - (bit_offset + 1 - unit * 8)
             );
             assert_eq!(value(&slots, bit, CoreReloKind::FieldRshiftU64), 63);
+            assert_eq!(
+                value(&slots, bit, CoreReloKind::FieldSigned),
+                0,
+                "unsigned:1"
+            );
+            // Nested paths: the embedded member's offset plus the inner one.
+            let member = |ty: u32, field: &str| {
+                btf.members(ty)
+                    .expect("members")
+                    .into_iter()
+                    .find(|m| btf.string_at(m.name_offset).ok() == Some(field))
+                    .unwrap_or_else(|| panic!("{name}: no {field}"))
+            };
+            let se = btf
+                .find_by_name_kind("sched_entity", BtfKind::Struct)
+                .expect("sched_entity");
+            let se_sum = offset_of("se") + u64::from(member(se, "sum_exec_runtime").bit_offset / 8);
+            let path = "task_struct.se.sum_exec_runtime";
+            assert_eq!(
+                value(&slots, path, CoreReloKind::FieldByteOffset),
+                se_sum,
+                "{name}"
+            );
+            assert_eq!(value(&slots, path, CoreReloKind::FieldSigned), 0, "u64");
+            assert_eq!(
+                value(&slots, "task_struct.pid", CoreReloKind::FieldSigned),
+                1,
+                "pid_t"
+            );
+            assert_eq!(
+                value(
+                    &slots,
+                    "task_struct.loginuid.val",
+                    CoreReloKind::FieldByteOffset
+                ),
+                offset_of("loginuid"),
+                "val is the only member of kuid_t"
+            );
+            // 6.1 predates EEVDF: no `vlag`, and the slot is optional.
+            assert_eq!(
+                value(&slots, "task_struct.se.vlag", CoreReloKind::FieldExists),
+                0
+            );
+            let signal = btf
+                .find_by_name_kind("signal_struct", BtfKind::Struct)
+                .expect("signal_struct");
+            let rlim = u64::from(member(signal, "rlim").bit_offset / 8);
+            assert_eq!(
+                value(
+                    &slots,
+                    "signal_struct.rlim[7].rlim_cur",
+                    CoreReloKind::FieldByteOffset
+                ),
+                rlim + 7 * 16,
+                "{name}"
+            );
+            assert_eq!(
+                value(&slots, "task_struct", CoreReloKind::TypeIdTarget),
+                u64::from(task)
+            );
+            let type_matches = |table: &str| {
+                slots
+                    .iter()
+                    .find(|s| s.table_symbol == table && s.kind == CoreReloKind::TypeMatches)
+                    .expect("type-matches slot")
+                    .value
+            };
+            assert_eq!(type_matches("__bpfkit_core_TaskStruct"), 1, "{name}");
+            // `comm: [u8; 16]` is an unsigned `char[16]`: older amd64 BTFs encode `char` signed.
+            let char_id = btf.find_by_name_kind("char", BtfKind::Int).expect("char");
+            let char_signed = btf
+                .type_by_id(char_id)
+                .expect("char")
+                .int_info()
+                .is_some_and(|i| i.encoding & 1 != 0);
+            assert_eq!(
+                type_matches("__bpfkit_core_TaskStructOld"),
+                u64::from(!char_signed),
+                "{name}"
+            );
+            assert_eq!(type_matches("__bpfkit_core_PidType"), 1, "{name}");
+            assert_eq!(type_matches("__bpfkit_core_TaskStructWrong"), 0, "{name}");
         }
     }
 
@@ -1160,10 +2159,15 @@ mod tests {
             Err(RustCoreError::BadMagic { offset: 0 })
         ));
         let mut newer = good.clone();
-        newer[4] = 2;
+        newer[4] = FORMAT_VERSION + 1;
         assert!(matches!(
             parse_section(&newer),
-            Err(RustCoreError::UnsupportedVersion { version: 2, .. })
+            Err(RustCoreError::UnsupportedVersion { version: 3, .. })
+        ));
+        newer[4] = 0;
+        assert!(matches!(
+            parse_section(&newer),
+            Err(RustCoreError::UnsupportedVersion { version: 0, .. })
         ));
         assert!(matches!(
             parse_section(&good[..good.len() - 1]),

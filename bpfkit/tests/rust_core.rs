@@ -1,7 +1,11 @@
 //! CO-RE for Rust programs (`#[kernel_struct]`): the committed `rust/core_task.bpf.o` reads the
 //! current task's `pid`, `tgid` and `real_parent->tgid` at offsets the loader resolved from this
 //! kernel's BTF and wrote into `.rodata`; a field no kernel has is guarded by `_exists()` and
-//! the program still loads. The same object loads with bpftool (libbpf ignores `.bpfkit.core`).
+//! the program still loads. Members of embedded structs are read by path and checked against
+//! what user space knows (`se.sum_exec_runtime` between two thread CPU-time readings,
+//! `loginuid.val` against /proc, `signal->rlim[RLIMIT_NOFILE].rlim_cur` against getrlimit), the
+//! signedness, type id and type-match slots against this kernel's BTF. The same object loads
+//! with bpftool (libbpf ignores `.bpfkit.core`).
 
 #[macro_use]
 mod common;
@@ -34,7 +38,7 @@ fn run_core_task(ebpf: &Ebpf) -> Vec<u64> {
     assert_eq!(out.retval, 0);
     let results: Array<_, u64> =
         Array::try_from(ebpf.map("results").expect("results")).expect("array");
-    (0..14).map(|i| results.get(i).expect("slot")).collect()
+    (0..29).map(|i| results.get(i).expect("slot")).collect()
 }
 
 #[test]
@@ -176,6 +180,18 @@ fn rust_core_unresolvable_required_field_fails_the_load_with_its_name() {
     let mut builder = BtfBuilder::new();
     let int = builder.add_int("int", 4, 1);
     builder.add_struct("task_struct", 8, &[MemberSpec::new("tgid", int, 0)]);
+    // signal_struct as the kernel has it, so that task_struct.pid is the first missing field.
+    let ulong = builder.add_int("long unsigned int", 8, 0);
+    let rlimit = builder.add_struct(
+        "rlimit",
+        16,
+        &[
+            MemberSpec::new("rlim_cur", ulong, 0),
+            MemberSpec::new("rlim_max", ulong, 8),
+        ],
+    );
+    let rlims = builder.add_array(rlimit, int, 16);
+    builder.add_struct("signal_struct", 256, &[MemberSpec::new("rlim", rlims, 0)]);
     builder.add_enum(
         "pid_type",
         4,
@@ -268,4 +284,191 @@ fn rust_core_parsed_object_loads_with_its_records() {
     assert_eq!(object.rust_core, from_elf, "Object keeps every record");
     let ebpf = EbpfLoader::new().load_object(object).expect("loading");
     assert_eq!(run_core_task(&ebpf)[0], gettid());
+}
+
+/// This thread's CPU time in nanoseconds. Reading it folds the running slice into
+/// `se.sum_exec_runtime` (the kernel's `task_sched_runtime` updates the current task first), so
+/// a value the program reads in between lies between two readings.
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0);
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Byte offset of member `name` of type `id` in `btf`.
+fn member_offset(btf: &bpfkit::obj::Btf, id: u32, name: &str) -> Option<u32> {
+    btf.members(id)
+        .ok()?
+        .into_iter()
+        .find(|m| btf.string_at(m.name_offset).ok() == Some(name))
+        .map(|m| m.bit_offset / 8)
+}
+
+/// Nested paths: a member of the embedded `sched_entity se`, the `val` of the `kuid_t`
+/// typedef'd anonymous struct, and an array element's member behind the `signal` pointer.
+#[test]
+fn rust_core_reads_members_of_embedded_structs_by_path() {
+    require_root!();
+    let ebpf = Ebpf::load(&common::object(OBJECT)).expect("loading core_task");
+    // A distinctive soft limit of open files, restored afterwards.
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid rlimit to write.
+    assert_eq!(
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+        0
+    );
+    let wanted = libc::rlimit {
+        rlim_cur: limit.rlim_cur.min(limit.rlim_max).saturating_sub(3).max(64),
+        rlim_max: limit.rlim_max,
+    };
+    // SAFETY: a valid rlimit, no higher than the hard limit.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) }, 0);
+    let before = thread_cpu_ns();
+    let values = run_core_task(&ebpf);
+    let after = thread_cpu_ns();
+    // SAFETY: puts back the limit read above.
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
+    assert!(
+        before <= values[14] && values[14] <= after && values[14] > 0,
+        "se.sum_exec_runtime {} not within [{before}, {after}]",
+        values[14]
+    );
+    let loginuid: u64 = std::fs::read_to_string("/proc/self/loginuid")
+        .expect("/proc/self/loginuid")
+        .trim()
+        .parse()
+        .expect("a number");
+    assert_eq!(values[15], loginuid, "loginuid.val");
+    assert_eq!(
+        values[16], wanted.rlim_cur,
+        "signal->rlim[RLIMIT_NOFILE].rlim_cur"
+    );
+    // `se.vlag` lives in an anonymous union of sched_entity on this kernel: found by name
+    // through it. Its existence agrees with the BTF, and s64 is signed.
+    let kernel = bpfkit::btf::kernel_btf().expect("kernel BTF");
+    let se = kernel
+        .find_by_name_kind("sched_entity", bpfkit::obj::btf::BtfKind::Struct)
+        .expect("sched_entity");
+    let has_vlag = member_offset(&kernel, se, "vlag").is_some()
+        || kernel.members(se).expect("members").into_iter().any(|m| {
+            kernel.string_at(m.name_offset).ok() == Some("")
+                && kernel
+                    .skip_mods_and_typedefs(m.type_id)
+                    .ok()
+                    .and_then(|id| member_offset(&kernel, id, "vlag"))
+                    .is_some()
+        });
+    assert_eq!(values[17], u64::from(has_vlag), "se.vlag exists");
+    assert_eq!(
+        values[18],
+        u64::from(has_vlag),
+        "se.vlag is signed when present"
+    );
+    // The offsets the loader resolved, against the BTF read independently.
+    let bytes = common::object(OBJECT);
+    let records = rust_core::records_from_elf(&bytes)
+        .expect("records")
+        .expect("section");
+    let resolved = rust_core::resolve(&records, &[kernel.as_ref()]).expect("resolving");
+    let offset = |path: &str| {
+        resolved
+            .iter()
+            .find(|s| {
+                s.path == path && s.kind == bpfkit::obj::core_relo::CoreReloKind::FieldByteOffset
+            })
+            .unwrap_or_else(|| panic!("no slot {path}"))
+            .value
+    };
+    let task = kernel
+        .find_by_name_kind("task_struct", bpfkit::obj::btf::BtfKind::Struct)
+        .expect("task_struct");
+    let se_at = member_offset(&kernel, task, "se").expect("task_struct.se");
+    let sum_at = member_offset(&kernel, se, "sum_exec_runtime").expect("sum_exec_runtime");
+    assert_eq!(
+        offset("task_struct.se.sum_exec_runtime"),
+        u64::from(se_at + sum_at)
+    );
+    assert_eq!(
+        offset("task_struct.loginuid.val"),
+        u64::from(member_offset(&kernel, task, "loginuid").expect("loginuid"))
+    );
+}
+
+/// FIELD_SIGNED slots follow the kernel's integer encodings; TYPE_ID_TARGET is the id of the
+/// type in /sys/kernel/btf/vmlinux; TYPE_MATCHES is true for the declarations whose integer
+/// members have the kernel's C types and false for `pid: u64`.
+#[test]
+fn rust_core_signed_type_id_and_type_matches_slots_follow_the_kernel_btf() {
+    use bpfkit::obj::btf::BtfKind;
+    require_root!();
+    let ebpf = Ebpf::load(&common::object(OBJECT)).expect("loading core_task");
+    let values = run_core_task(&ebpf);
+    let raw = std::fs::read("/sys/kernel/btf/vmlinux").expect("vmlinux BTF");
+    let vmlinux = bpfkit::obj::Btf::parse(&raw).expect("parsing vmlinux BTF");
+    let task = vmlinux
+        .find_by_name_kind("task_struct", BtfKind::Struct)
+        .expect("task_struct");
+    let signed = |owner: u32, field: &str| -> u64 {
+        let member = vmlinux
+            .members(owner)
+            .expect("members")
+            .into_iter()
+            .find(|m| vmlinux.string_at(m.name_offset).ok() == Some(field))
+            .unwrap_or_else(|| panic!("no {field}"));
+        let id = vmlinux
+            .skip_mods_and_typedefs(member.type_id)
+            .expect("type");
+        let int = vmlinux
+            .type_by_id(id)
+            .expect("type")
+            .int_info()
+            .expect("an int");
+        u64::from(int.encoding & 1)
+    };
+    let se = vmlinux
+        .find_by_name_kind("sched_entity", BtfKind::Struct)
+        .expect("sched_entity");
+    assert_eq!(values[19], signed(task, "pid"), "pid signed");
+    assert_eq!(values[19], 1);
+    assert_eq!(
+        values[20],
+        signed(se, "sum_exec_runtime"),
+        "sum_exec_runtime signed"
+    );
+    assert_eq!(values[20], 0);
+    assert_eq!(
+        values[21],
+        signed(task, "sched_reset_on_fork"),
+        "bitfield signed"
+    );
+    assert_eq!(values[22], u64::from(task), "task_struct's id in vmlinux");
+    let pid_type = vmlinux
+        .find_by_name_kind("pid_type", BtfKind::Enum)
+        .expect("pid_type");
+    assert_eq!(values[28], u64::from(pid_type), "pid_type's id in vmlinux");
+    assert_eq!(
+        values[23], 1,
+        "TaskStruct's int, int and unsigned int members match"
+    );
+    assert_eq!(values[24], 0, "pid is no u64");
+    assert_eq!(values[25], 1, "yet task_struct___wrong.pid exists");
+    // comm: [u8; 16] is an unsigned char[16]; pahole encodes `char` unsigned since 1.2x.
+    let char_id = vmlinux
+        .find_by_name_kind("char", BtfKind::Int)
+        .expect("char");
+    let char_signed = vmlinux
+        .type_by_id(char_id)
+        .expect("char")
+        .int_info()
+        .is_some_and(|i| i.encoding & 1 != 0);
+    assert_eq!(values[26], u64::from(!char_signed), "char[16] comm");
+    assert_eq!(values[27], 1, "pid_type has the declared enumerators");
 }
