@@ -5,7 +5,7 @@
 #![no_std]
 #![no_main]
 
-use bpfkit_ebpf::helpers::{current_comm_into, current_pid_tgid, current_uid_gid};
+use bpfkit_ebpf::helpers::{current_comm, current_pid_tgid, current_uid_gid};
 use bpfkit_ebpf::info;
 use bpfkit_ebpf::log::text;
 use bpfkit_ebpf::macros::{map, tracepoint};
@@ -24,33 +24,24 @@ fn rust_app(ctx: TracePointContext) -> u32 {
     // the uid.
     let pid = (current_pid_tgid() >> 32) as u32;
     let uid = current_uid_gid() as u32;
-    let Some(mut entry) = events.reserve::<ExecEvent>(0) else {
-        info!(
-            ctx,
-            "exec pid {} uid {} (ring buffer full, event lost)", pid, uid
-        );
-        return 0;
+    let event = ExecEvent {
+        pid,
+        uid,
+        // On failure the helper's buffer is zeroed: an empty name.
+        comm: current_comm().unwrap_or([0; 16]),
     };
-    let event = entry.as_mut_ptr();
-    // SAFETY: the reserved record is exclusively ours and aligned for an `ExecEvent`; every field
-    // is written before submit (the comm by the helper, which zeroes it on failure).
-    //
-    // Why in place rather than `events.output(&ExecEvent { comm: [0; 16], .. }, 0)`: zeroing a
-    // byte array on the stack compiles to a call to `memset`, which an eBPF program cannot make
-    // (loading fails with "extern memset").
-    unsafe {
-        (*event).pid = pid;
-        (*event).uid = uid;
-        let _ = current_comm_into(&mut (*event).comm);
-        info!(
-            ctx,
-            "exec pid {} uid {} comm {}",
-            pid,
-            uid,
-            text(&(*event).comm)
-        );
+    info!(
+        ctx,
+        "exec pid {} uid {} comm {}",
+        pid,
+        uid,
+        text(&event.comm)
+    );
+    // Copied into the ring buffer; for large events, `events.reserve` lets the program write
+    // the record in place instead.
+    if events.output(&event, 0).is_err() {
+        info!(ctx, "ring buffer full: event of pid {} lost", pid);
     }
-    entry.submit(0);
     0
 }
 
