@@ -2,7 +2,7 @@
 //! `tokio`) or async-io (feature `async-io`: smol, async-std).
 //!
 //! One type, [`AsyncReader`], does the waiting for every reader; the runtimes differ only in how
-//! an fd's readiness reaches a task, which is the [`Runtime`] marker ([`Tokio`], [`AsyncIo`]):
+//! an fd's readiness reaches a task, which is the [`Runtime`] marker (`Tokio`, `AsyncIo`):
 //!
 //! * The reader says whether it has data right now (a load of the producer position: cheap).
 //! * If not, the task registers with the runtime's reactor for the reader's fd (ring buffer map
@@ -73,11 +73,25 @@ mod private {
     }
 }
 
-/// An async runtime that [`AsyncReader`] can wait on: [`Tokio`] or [`AsyncIo`]. Sealed.
+/// An async runtime that [`AsyncReader`] can wait on: `Tokio` or `AsyncIo`. Sealed.
+///
+/// ```no_run
+/// # fn f<R: bpfkit::runtime::Runtime>(buffer: bpfkit::maps::PerfEventArrayBuffer) -> std::io::Result<()> {
+/// // Generic code over the runtime:
+/// let reader = bpfkit::runtime::AsyncReader::<_, R>::new(buffer)?;
+/// # Ok(()) }
+/// ```
 pub trait Runtime: private::Backend {}
 
 /// A reader that [`AsyncReader`] can wait for: [`RingBuf`], [`PerfBuffer`],
 /// [`PerfEventArrayBuffer`], [`EbpfLogger`]. Sealed.
+///
+/// ```no_run
+/// # #[cfg(feature = "tokio")]
+/// # fn f<S: bpfkit::runtime::AsyncSource>(reader: S) -> std::io::Result<()> {
+/// let reader = bpfkit::runtime::AsyncReader::<S, bpfkit::runtime::Tokio>::new(reader)?;
+/// # Ok(()) }
+/// ```
 pub trait AsyncSource: private::Source {}
 
 /// A reader whose data is awaited on runtime `R`.
@@ -282,6 +296,13 @@ impl private::Source for EbpfLogger {
 impl AsyncSource for EbpfLogger {}
 
 /// tokio's reactor ([`tokio::io::unix::AsyncFd`]). Feature `tokio`.
+///
+/// ```no_run
+/// # async fn f(ring: bpfkit::maps::RingBuf<bpfkit::maps::MapData>) -> std::io::Result<()> {
+/// let mut ring = bpfkit::maps::AsyncRingBuf::<_, bpfkit::runtime::Tokio>::new(ring)?;
+/// ring.readable().await?;
+/// # Ok(()) }
+/// ```
 #[cfg(feature = "tokio")]
 #[derive(Debug, Clone, Copy)]
 pub enum Tokio {}
@@ -333,6 +354,13 @@ impl private::Backend for Tokio {
 impl Runtime for Tokio {}
 
 /// async-io's reactor ([`async_io::Async`]), which smol and async-std use. Feature `async-io`.
+///
+/// ```no_run
+/// # fn f(ring: bpfkit::maps::RingBuf<bpfkit::maps::MapData>) -> std::io::Result<()> {
+/// let mut ring = bpfkit::maps::AsyncRingBuf::<_, bpfkit::runtime::AsyncIo>::new(ring)?;
+/// async_io::block_on(ring.readable())?;
+/// # Ok(()) }
+/// ```
 #[cfg(feature = "async-io")]
 #[derive(Debug, Clone, Copy)]
 pub enum AsyncIo {}

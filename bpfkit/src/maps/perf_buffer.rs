@@ -48,6 +48,16 @@ const PERF_RECORD_LOST: u32 = 2;
 const PERF_RECORD_SAMPLE: u32 = 9;
 
 /// Errors of the perf buffer readers.
+///
+/// ```no_run
+/// # fn f(events: &bpfkit::maps::PerfEventArray<&bpfkit::maps::MapData>) {
+/// use bpfkit::maps::PerfBufferError;
+/// match events.open_all(3) {
+///     Err(PerfBufferError::InvalidPageCount { page_count }) => assert_eq!(page_count, 3),
+///     other => panic!("{other:?}"),
+/// }
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum PerfBufferError {
     /// The map is not a perf event array (or another map error).
@@ -121,6 +131,13 @@ pub enum PerfBufferError {
 }
 
 /// What one read pass found.
+///
+/// ```no_run
+/// # fn f(buffers: &mut bpfkit::maps::PerfBuffer) {
+/// let events = buffers.read_events(|_cpu, _sample| {});
+/// println!("{} samples read, {} lost", events.read, events.lost);
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Events {
     /// Samples handed to the callback.
