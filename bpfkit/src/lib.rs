@@ -22,7 +22,8 @@
 //!
 //! Layout: [`sys`] is the only module with raw syscalls; [`maps`] and [`programs`] hold one
 //! module per map and program type; [`links`] the attachments; [`Ebpf`] and [`EbpfLoader`] the
-//! loader. The object model (ELF, BTF, relocations, instructions) is the pure crate
+//! loader. With the features `tokio` or `async-io` (both off by default), `runtime` awaits the
+//! ring buffer, perf buffer and log readers. The object model (ELF, BTF, relocations, instructions) is the pure crate
 //! [`bpfkit_obj`], re-exported as [`obj`].
 
 #![deny(missing_docs)]
@@ -36,6 +37,8 @@ pub mod log;
 pub mod maps;
 mod pod;
 pub mod programs;
+#[cfg(any(feature = "tokio", feature = "async-io"))]
+pub mod runtime;
 pub mod sys;
 
 pub use bpfkit_obj as obj;

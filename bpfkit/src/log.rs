@@ -22,6 +22,9 @@
 //! }
 //! # }
 //! ```
+//!
+//! With the feature `tokio` or `async-io`, `AsyncEbpfLogger` forwards records from a task,
+//! woken by the kernel when records arrive, until the task is cancelled.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -30,6 +33,8 @@ pub use bpfkit_common::log::{DecodeError, Level as RecordLevel, Record as LogRec
 use bpfkit_common::log::{Level, Record};
 
 use crate::maps::{MapData, MapError, RingBuf};
+#[cfg(any(feature = "tokio", feature = "async-io"))]
+pub use crate::runtime::AsyncEbpfLogger;
 use crate::Ebpf;
 
 /// Name of the ring buffer map the eBPF side writes records into.
@@ -171,5 +176,11 @@ impl EbpfLogger {
     /// The ring buffer (its fd can go into an epoll set: `AsFd`).
     pub fn ring_buffer(&self) -> &RingBuf<MapData> {
         &self.ring
+    }
+
+    /// The ring buffer, to commit the read position before waiting.
+    #[cfg(any(feature = "tokio", feature = "async-io"))]
+    pub(crate) fn ring_buffer_mut(&mut self) -> &mut RingBuf<MapData> {
+        &mut self.ring
     }
 }

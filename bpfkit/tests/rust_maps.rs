@@ -11,7 +11,7 @@ mod common;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
-use bpfkit::maps::{Array, LruPerCpuHashMap, MapData, PerCpuHashMap};
+use bpfkit::maps::{Array, LruPerCpuHashMap, MapData, PerCpuHashMap, PerfEventArray};
 use bpfkit::obj::consts::*;
 use bpfkit::obj::maps::MapKind;
 use bpfkit::obj::Object;
@@ -684,143 +684,17 @@ fn rust_btf_tracepoint_counts_a_new_cgroup_in_cgroup_storage() {
     assert_eq!(u64::from_ne_bytes(count), 1, "one mkdir");
 }
 
-/// One CPU's `PERF_COUNT_SW_BPF_OUTPUT` event and its mapped ring (one data page), unmapped and
-/// closed on drop.
-struct PerfRing {
-    fd: OwnedFd,
-    address: *mut libc::c_void,
-    len: usize,
-}
-
-impl PerfRing {
-    fn open(cpu: u32) -> PerfRing {
-        /// `PERF_TYPE_SOFTWARE`.
-        const PERF_TYPE_SOFTWARE: u32 = 1;
-        /// `PERF_COUNT_SW_BPF_OUTPUT`: the event `bpf_perf_event_output` writes to.
-        const PERF_COUNT_SW_BPF_OUTPUT: u64 = 10;
-        /// `PERF_SAMPLE_RAW`: samples carry the program's bytes.
-        const PERF_SAMPLE_RAW: u64 = 1 << 10;
-        /// `PERF_ATTR_SIZE_VER5`.
-        const ATTR_SIZE: usize = 112;
-        /// `PERF_FLAG_FD_CLOEXEC`.
-        const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 1 << 3;
-        let mut attr = [0u8; ATTR_SIZE];
-        attr[0..4].copy_from_slice(&PERF_TYPE_SOFTWARE.to_ne_bytes());
-        attr[4..8].copy_from_slice(&(ATTR_SIZE as u32).to_ne_bytes());
-        attr[8..16].copy_from_slice(&PERF_COUNT_SW_BPF_OUTPUT.to_ne_bytes()); // config
-        attr[16..24].copy_from_slice(&1u64.to_ne_bytes()); // sample_period
-        attr[24..32].copy_from_slice(&PERF_SAMPLE_RAW.to_ne_bytes()); // sample_type
-        attr[48..52].copy_from_slice(&1u32.to_ne_bytes()); // wakeup_events
-                                                           // SAFETY: attr is a perf_event_attr of the size its `size` field states, alive for the
-                                                           // call; every process on one CPU, no group.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_perf_event_open,
-                attr.as_ptr(),
-                -1 as libc::pid_t,
-                cpu as libc::c_int,
-                -1 as libc::c_int,
-                PERF_FLAG_FD_CLOEXEC,
-            )
-        };
-        assert!(
-            fd >= 0,
-            "perf_event_open(BPF output, CPU {cpu}): {}",
-            std::io::Error::last_os_error()
-        );
-        // SAFETY: the kernel just returned this fd, and nothing else owns it.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-        let len = 2 * page_size();
-        // SAFETY: a fresh shared read-only mapping of the event's ring (metadata page + one
-        // data page) at an address the kernel picks, unmapped only by Drop.
-        let address = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ,
-                libc::MAP_SHARED,
-                fd.as_raw_fd(),
-                0,
-            )
-        };
-        assert!(
-            address != libc::MAP_FAILED,
-            "mmap of the perf ring: {}",
-            std::io::Error::last_os_error()
-        );
-        PerfRing { fd, address, len }
-    }
-
-    /// The raw payloads of the samples written so far (the ring is far from wrapping here).
-    fn samples(&self) -> Vec<Vec<u8>> {
-        /// `PERF_RECORD_SAMPLE`.
-        const PERF_RECORD_SAMPLE: u32 = 9;
-        /// Offset of `data_head` in `struct perf_event_mmap_page`.
-        const DATA_HEAD: usize = 1024;
-        let page = page_size();
-        // SAFETY: the metadata page is mapped; data_head is an aligned u64 the kernel updates,
-        // read volatile.
-        let head = unsafe {
-            std::ptr::read_volatile(self.address.cast::<u8>().add(DATA_HEAD).cast::<u64>())
-        };
-        std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
-        // SAFETY: the data page follows the metadata page inside the mapping.
-        let data = unsafe {
-            std::slice::from_raw_parts(self.address.cast::<u8>().add(page), self.len - page)
-        };
-        let end = (head as usize).min(data.len());
-        let mut samples = Vec::new();
-        let mut at = 0;
-        while at + 8 <= end {
-            let kind = u32::from_ne_bytes(data[at..at + 4].try_into().expect("4 bytes"));
-            let size = usize::from(u16::from_ne_bytes(
-                data[at + 6..at + 8].try_into().expect("2"),
-            ));
-            assert!(
-                size >= 8 && at + size <= end,
-                "a perf record inside the ring"
-            );
-            if kind == PERF_RECORD_SAMPLE {
-                let raw_size =
-                    u32::from_ne_bytes(data[at + 8..at + 12].try_into().expect("4 bytes")) as usize;
-                samples.push(data[at + 12..at + 12 + raw_size].to_vec());
-            }
-            at += size;
-        }
-        samples
-    }
-}
-
-impl Drop for PerfRing {
-    fn drop(&mut self) {
-        // SAFETY: the mapping made in `open`, unmapped once.
-        unsafe { libc::munmap(self.address, self.len) };
-    }
-}
-
-fn page_size() -> usize {
-    // SAFETY: sysconf has no preconditions.
-    unsafe { libc::sysconf(libc::_SC_PAGESIZE) as usize }
-}
-
-/// Perf event array with a perf event on every CPU: `maps_task` (run with BPF_PROG_TEST_RUN)
-/// writes its call count as a sample, which user space reads from the ring of the CPU it ran on.
+/// Perf event array with a perf buffer on every online CPU (bpfkit's reader): `maps_task` (run
+/// with BPF_PROG_TEST_RUN) writes its call count as a sample, which user space reads from the
+/// buffer of the CPU it ran on.
 #[test]
 fn rust_perf_event_array_output_reaches_the_perf_ring() {
     require_root!();
     let ebpf = load();
-    let samples = map_data(&ebpf, "samples");
-    let cpus = sys::possible_cpus().expect("possible CPUs") as u32;
-    let rings: Vec<PerfRing> = (0..cpus).map(PerfRing::open).collect();
-    for (cpu, ring) in rings.iter().enumerate() {
-        sys::map_update_elem(
-            &samples.handle(),
-            Some(&(cpu as u32).to_ne_bytes()),
-            &(ring.fd.as_raw_fd() as u32).to_ne_bytes(),
-            0,
-        )
-        .unwrap_or_else(|e| panic!("samples[{cpu}]: {e}"));
-    }
+    let samples = PerfEventArray::try_from(map_data(&ebpf, "samples")).expect("perf event array");
+    let mut buffers = samples
+        .open_all(1)
+        .expect("perf buffers on every online CPU");
     let program = ebpf.program("maps_task").expect("maps_task");
     for _ in 0..2 {
         let out = program
@@ -832,14 +706,16 @@ fn rust_perf_event_array_output_reaches_the_perf_ring() {
             .expect("test run");
         assert_eq!(out.retval, 0);
     }
-    let mut calls: Vec<u64> = rings
-        .iter()
-        .flat_map(|ring| ring.samples())
-        .map(|sample| {
-            assert!(sample.len() >= 8, "a u64 sample (padded to 8 bytes)");
-            u64::from_ne_bytes(sample[..8].try_into().expect("8 bytes"))
-        })
-        .collect();
+    let mut calls: Vec<u64> = Vec::new();
+    let events = buffers.read_events(|_, sample| {
+        assert!(sample.len() >= 8, "a u64 sample (padded to 8 bytes)");
+        calls.push(u64::from_ne_bytes(sample[..8].try_into().expect("8 bytes")));
+    });
+    assert_eq!(events.lost, 0, "nothing lost");
+    assert!(
+        buffers.buffers().iter().all(|b| b.malformed() == 0),
+        "every perf record lies inside its ring"
+    );
     calls.sort_unstable();
     assert_eq!(calls, [1, 2], "one sample per run, carrying the call count");
 

@@ -13,6 +13,8 @@
 //! | [`Array`] | `BPF_MAP_TYPE_ARRAY` |
 //! | [`PerCpuArray`] | `BPF_MAP_TYPE_PERCPU_ARRAY` |
 //! | [`RingBuf`] (reader) | `BPF_MAP_TYPE_RINGBUF` |
+//! | [`PerfEventArray`] (opens [`PerfBuffer`] / [`PerfEventArrayBuffer`] readers) | `BPF_MAP_TYPE_PERF_EVENT_ARRAY` |
+//! | `AsyncRingBuf`, `AsyncPerfBuffer`, `AsyncPerfEventArrayBuffer` (features `tokio`, `async-io`) | the readers above, awaited |
 //!
 //! Every view is generic over `T: Borrow<MapData>`, so it can borrow a map (`&MapData`,
 //! `&mut MapData`) or own it (`MapData`):
@@ -64,6 +66,7 @@ macro_rules! try_from_map_data {
 mod array;
 mod hash_map;
 mod per_cpu;
+mod perf_buffer;
 mod ring_buf;
 
 #[cfg(test)]
@@ -81,9 +84,14 @@ use crate::pod::{bytes_of, read_pod, Pod};
 use crate::sys::uapi::consts::{BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST};
 use crate::sys::{self, MapCreate, MapHandle, MapInfo, SyscallError};
 
+#[cfg(any(feature = "tokio", feature = "async-io"))]
+pub use crate::runtime::{AsyncPerfBuffer, AsyncPerfEventArrayBuffer, AsyncRingBuf};
 pub use array::{Array, PerCpuArray};
 pub use hash_map::{HashMap, LruHashMap, LruPerCpuHashMap, PerCpuHashMap};
 pub use per_cpu::PerCpuValues;
+pub use perf_buffer::{
+    Events, PerfBuffer, PerfBufferError, PerfEventArray, PerfEventArrayBuffer, PerfSample,
+};
 pub use ring_buf::{RingBuf, RingBufItem};
 
 /// Errors of the maps API.

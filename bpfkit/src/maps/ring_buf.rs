@@ -200,6 +200,23 @@ impl<T: Borrow<MapData>> RingBuf<T> {
             .map_or(0, |produced| produced.saturating_sub(self.position))
     }
 
+    /// Whether [`next`](Self::next) has something to look at: records were produced past our
+    /// position and the oldest is not still being written. (A discarded oldest record counts:
+    /// `next` then skips it, and may find nothing after it.)
+    #[cfg(any(feature = "tokio", feature = "async-io"))]
+    pub(crate) fn has_ready(&self) -> bool {
+        let Some(produced) = self.producer.load_acquire_u64(0) else {
+            return false;
+        };
+        if self.position >= produced {
+            return false;
+        }
+        let header_at = self.data_offset + (self.position & self.mask) as usize;
+        self.producer
+            .load_acquire_u32(header_at)
+            .is_some_and(|word| parse_header(word) != RecordHeader::Busy)
+    }
+
     /// Waits until records are ready or `timeout` passes (`None`: no limit); returns whether
     /// records are ready. Call [`next`](Self::next) until it returns `None` before waiting
     /// again: the kernel wakes readers only after they have caught up.

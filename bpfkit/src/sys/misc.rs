@@ -88,6 +88,39 @@ pub(crate) fn parse_cpu_list(text: &str) -> io::Result<usize> {
     Ok(count)
 }
 
+/// Most CPU ids a CPU list may name: the kernel's `NR_CPUS` tops out at 8192, so a longer list
+/// is garbage, refused rather than allocated.
+const MAX_CPU_IDS: usize = 1 << 16;
+
+/// Parses a kernel CPU list (`"0-3"`, `"0,2-3"`) into its CPU ids, in order.
+pub(crate) fn parse_cpu_ids(text: &str) -> io::Result<Vec<u32>> {
+    let invalid = || io::Error::new(io::ErrorKind::InvalidData, format!("bad CPU list {text:?}"));
+    let mut ids = Vec::new();
+    for part in text.trim().split(',').filter(|p| !p.is_empty()) {
+        let (start, end) = match part.split_once('-') {
+            Some((start, end)) => (start, end),
+            None => (part, part),
+        };
+        let start: u32 = start.trim().parse().map_err(|_| invalid())?;
+        let end: u32 = end.trim().parse().map_err(|_| invalid())?;
+        if end < start || (end - start) as usize >= MAX_CPU_IDS - ids.len().min(MAX_CPU_IDS) {
+            return Err(invalid());
+        }
+        ids.extend(start..=end);
+    }
+    if ids.is_empty() {
+        return Err(invalid());
+    }
+    Ok(ids)
+}
+
+/// The ids of the online CPUs (`/sys/devices/system/cpu/online`), read afresh on every call
+/// since CPUs can come and go. Perf buffers open one event per online CPU: `perf_event_open`
+/// refuses offline ones.
+pub fn online_cpus() -> io::Result<Vec<u32>> {
+    parse_cpu_ids(&std::fs::read_to_string("/sys/devices/system/cpu/online")?)
+}
+
 /// Number of possible CPUs (from `/sys/devices/system/cpu/possible`), which is the number of
 /// slots in a per-CPU map value. Read once and cached.
 pub fn possible_cpus() -> io::Result<usize> {
@@ -129,6 +162,25 @@ mod tests {
         assert!(parse_cpu_list("").is_err());
         assert!(parse_cpu_list("3-1").is_err());
         assert!(parse_cpu_list("x").is_err());
+    }
+
+    #[test]
+    fn cpu_id_lists() {
+        assert_eq!(parse_cpu_ids("0-1\n").ok(), Some(vec![0, 1]));
+        assert_eq!(parse_cpu_ids("0").ok(), Some(vec![0]));
+        assert_eq!(parse_cpu_ids("0,2-3").ok(), Some(vec![0, 2, 3]));
+        assert!(parse_cpu_ids("").is_err());
+        assert!(parse_cpu_ids("3-1").is_err());
+        assert!(parse_cpu_ids("x").is_err());
+        assert!(
+            parse_cpu_ids("0-4294967295").is_err(),
+            "absurd ranges are refused"
+        );
+        assert!(
+            parse_cpu_ids("0-40000,0-40000").is_err(),
+            "so are absurd totals"
+        );
+        assert!(online_cpus().is_ok_and(|ids| !ids.is_empty()));
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //!   verifier-log retry policy, [`prog_test_run`]), links ([`link_create`], [`link_update`],
 //!   [`link_detach`]), legacy attachment ([`prog_attach`], [`prog_query`]), pinning, ids and
 //!   `BPF_OBJ_GET_INFO_BY_FD` ([`prog_info`], [`map_info`], [`link_info`]), [`btf_load`].
+//! * Perf buffers: [`perf_event_open_bpf_output`] (one BPF output event per CPU), [`Epoll`] to
+//!   wait on all of them, [`online_cpus`].
 //! * Tracepoints: [`perf_event_open_tracepoint`], the legacy perf ioctls
 //!   ([`perf_event_set_bpf`], [`perf_event_enable`]) and a private tracefs mount
 //!   ([`mount_tracefs`], [`unmount`]) to read tracepoint ids.
@@ -20,6 +22,7 @@
 //! Because the kernel reads fd 0 as "no fd" in several attributes, fds handed to the kernel are
 //! duplicated above 2 when they happen to be 0, and fds created here are always above 2.
 
+mod epoll;
 mod link;
 mod map;
 mod misc;
@@ -35,6 +38,7 @@ pub mod uapi;
 #[cfg(test)]
 pub(crate) mod tests;
 
+pub use epoll::Epoll;
 pub use link::{
     link_create, link_detach, link_update, prog_attach, prog_detach, prog_query, LinkCreate,
     LinkExtra, LinkTarget, ProgQuery, Relative,
@@ -46,7 +50,8 @@ pub use map::{
 };
 pub(crate) use map::{is_per_cpu, per_cpu_stride};
 pub use misc::{
-    attach_socket_filter, bump_memlock_rlimit, detach_socket_filter, ifindex, possible_cpus,
+    attach_socket_filter, bump_memlock_rlimit, detach_socket_filter, ifindex, online_cpus,
+    possible_cpus,
 };
 pub use mmap::Mmap;
 pub use object::{
@@ -55,8 +60,8 @@ pub use object::{
     LinkInfo, MapInfo, ProgInfo,
 };
 pub use perf_event::{
-    mount_tracefs, perf_event_disable, perf_event_enable, perf_event_open_tracepoint,
-    perf_event_set_bpf, unmount,
+    mount_tracefs, perf_event_disable, perf_event_enable, perf_event_open_bpf_output,
+    perf_event_open_tracepoint, perf_event_set_bpf, unmount,
 };
 pub use prog::{
     btf_load, prog_load, prog_test_run, BtfLoadError, ProgLoad, ProgLoadError, TestRun,
