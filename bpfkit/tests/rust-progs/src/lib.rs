@@ -33,23 +33,36 @@ pub fn ip_protocol_of(ctx: &XdpContext) -> Option<u8> {
     }
 }
 
-/// The UDP destination port (host order) of an Ethernet + IPv4 frame, or `None`.
-#[inline(always)]
-pub fn udp_dest_port_of(ctx: &SkBuffContext) -> Option<u16> {
-    if u16::from_be(ctx.load::<u16>(ETH_PROTO)?) != ETH_P_IP {
-        return None;
-    }
-    let version_ihl = ctx.load::<u8>(ETH_HLEN)?;
-    ctx.ptr_at::<[u8; 20]>(ETH_HLEN)?;
-    if ctx.load::<u8>(ETH_HLEN + IPV4_PROTOCOL)? != bpfkit_ebpf::bindings::IPPROTO_UDP {
-        return None;
-    }
-    let ihl = usize::from(version_ihl & 0x0f);
-    if ihl < 5 {
-        return None;
-    }
-    let udp = ETH_HLEN + ihl * 4;
-    ctx.load::<u16>(udp + UDP_DEST).map(u16::from_be)
+/// `$name(ctx)`: the UDP destination port (host order) of an Ethernet + IPv4 frame, or `None`;
+/// one body for the packet contexts, which share the bounds-checked `load`/`ptr_at`.
+macro_rules! udp_dest_port {
+    ($($(#[$doc:meta])* $name:ident: $context:ty;)*) => {$(
+        $(#[$doc])*
+        #[inline(always)]
+        pub fn $name(ctx: &$context) -> Option<u16> {
+            if u16::from_be(ctx.load::<u16>(ETH_PROTO)?) != ETH_P_IP {
+                return None;
+            }
+            let version_ihl = ctx.load::<u8>(ETH_HLEN)?;
+            ctx.ptr_at::<[u8; 20]>(ETH_HLEN)?;
+            if ctx.load::<u8>(ETH_HLEN + IPV4_PROTOCOL)? != bpfkit_ebpf::bindings::IPPROTO_UDP {
+                return None;
+            }
+            let ihl = usize::from(version_ihl & 0x0f);
+            if ihl < 5 {
+                return None;
+            }
+            let udp = ETH_HLEN + ihl * 4;
+            ctx.load::<u16>(udp + UDP_DEST).map(u16::from_be)
+        }
+    )*};
+}
+
+udp_dest_port! {
+    /// The UDP destination port of a socket buffer's frame (TC, socket filters).
+    udp_dest_port_of: SkBuffContext;
+    /// The UDP destination port of an XDP frame.
+    xdp_udp_dest_port_of: XdpContext;
 }
 
 #[cfg(not(test))]

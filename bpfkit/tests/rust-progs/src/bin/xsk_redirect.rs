@@ -8,7 +8,6 @@
 #![no_main]
 
 use bpfkit_ebpf::bindings::xdp_action::XDP_PASS;
-use bpfkit_ebpf::bindings::{ETH_P_IP, IPPROTO_UDP};
 use bpfkit_ebpf::macros::{map, xdp};
 use bpfkit_ebpf::maps::{Array, XskMap};
 use bpfkit_ebpf::programs::XdpContext;
@@ -17,41 +16,14 @@ use bpfkit_rust_test_progs as _;
 /// The UDP destination port whose datagrams go to the AF_XDP socket (the test sends to it).
 const XSK_PORT: u16 = 47_001;
 
-/// Ethernet header length.
-const ETH_HLEN: usize = 14;
-/// Offset of the Ethernet type.
-const ETH_PROTO: usize = 12;
-/// Offset of the protocol in an IPv4 header.
-const IPV4_PROTOCOL: usize = 9;
-/// Offset of the destination port in a UDP header.
-const UDP_DEST: usize = 2;
-
 #[map]
 static xsk_sockets: XskMap<4> = XskMap::new();
 #[map]
 static actions: Array<u64, 8> = Array::new();
 
-/// The UDP destination port (host order) of an Ethernet + IPv4 frame, or `None`.
-#[inline(always)]
-fn udp_dest_port(ctx: &XdpContext) -> Option<u16> {
-    if u16::from_be(ctx.load::<u16>(ETH_PROTO)?) != ETH_P_IP {
-        return None;
-    }
-    ctx.ptr_at::<[u8; 20]>(ETH_HLEN)?;
-    if ctx.load::<u8>(ETH_HLEN + IPV4_PROTOCOL)? != IPPROTO_UDP {
-        return None;
-    }
-    let ihl = usize::from(ctx.load::<u8>(ETH_HLEN)? & 0x0f);
-    if ihl < 5 {
-        return None;
-    }
-    ctx.load::<u16>(ETH_HLEN + ihl * 4 + UDP_DEST)
-        .map(u16::from_be)
-}
-
 #[xdp]
 fn xsk_redirect(ctx: XdpContext) -> u32 {
-    if udp_dest_port(&ctx) != Some(XSK_PORT) {
+    if bpfkit_rust_test_progs::xdp_udp_dest_port_of(&ctx) != Some(XSK_PORT) {
         return XDP_PASS;
     }
     // An AF_XDP socket is bound to one queue of one device: the queue the frame came in on is
