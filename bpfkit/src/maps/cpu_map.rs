@@ -7,6 +7,10 @@
 //! device maps (see [`super::DevMap`]): an optional program fd in, a program id out.
 //!
 //! A queue size of 0 makes the kernel empty the slot, as [`CpuMap::remove`] does.
+//!
+//! The kernel answers a program it refuses for a CPU map entry with `ENOMEM` (it reports every
+//! failure to build the entry that way); with a program given, `set` reports that as
+//! [`MapError::FdRejected`], whose source keeps the errno.
 
 use std::borrow::Borrow;
 use std::num::NonZeroU32;
@@ -16,8 +20,8 @@ use bpfkit_obj::uapi::map_type::BPF_MAP_TYPE_CPUMAP;
 
 use super::array::check_index;
 use super::fd_map::{
-    decode_with_program, encode_with_program, occupied, remove_looked_up, update_with_fd, value_fd,
-    WITH_PROGRAM_SIZE,
+    decode_with_program, encode_with_program, occupied, rejected, remove_looked_up, update_with_fd,
+    value_fd, WITH_PROGRAM_SIZE,
 };
 use super::{MapData, MapError, UpdateFlags};
 
@@ -106,7 +110,15 @@ impl<T: Borrow<MapData>> CpuMap<T> {
             "bpf_cpumap_val",
             (5, 9),
         )?;
-        update_with_fd(map, &key, &value, flags, EXPECTS)
+        let has_program = program.is_some();
+        update_with_fd(map, &key, &value, flags, EXPECTS).map_err(|err| match err {
+            // The kernel builds the entry (queue, kthread, program) in one step that reports
+            // any failure, a refused program included, as ENOMEM.
+            MapError::Syscall(source) if has_program && source.errno() == libc::ENOMEM => {
+                rejected(map, source, EXPECTS)
+            }
+            other => other,
+        })
     }
 
     /// CPU `cpu`'s entry, `None` when empty.

@@ -14,7 +14,7 @@ use std::num::NonZeroU32;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 use super::{decode_pod, MapData, MapError, UpdateFlags, ENOTSUPP};
-use crate::sys::AttrFd;
+use crate::sys::{AttrFd, SyscallError};
 
 /// The command whose attribute carries the value, for messages.
 const UPDATE: &str = "BPF_MAP_UPDATE_ELEM";
@@ -45,12 +45,20 @@ pub(super) fn fd_error(
     expects: &'static str,
 ) -> MapError {
     match err {
-        MapError::Syscall(source) if is_fd_refusal(source.errno(), flags) => MapError::FdRejected {
-            name: map.name().to_owned(),
-            expects,
-            source,
-        },
+        MapError::Syscall(source) if is_fd_refusal(source.errno(), flags) => {
+            rejected(map, source, expects)
+        }
         other => other,
+    }
+}
+
+/// [`MapError::FdRejected`] for a refusal the errno alone does not identify (see
+/// [`super::CpuMap::set`]).
+pub(super) fn rejected(map: &MapData, source: SyscallError, expects: &'static str) -> MapError {
+    MapError::FdRejected {
+        name: map.name().to_owned(),
+        expects,
+        source,
     }
 }
 
