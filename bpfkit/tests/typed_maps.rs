@@ -831,6 +831,11 @@ fn xsk_map_holds_af_xdp_sockets() {
     );
     assert_out_of_bounds(sockets.set(2, &udp, UpdateFlags::empty()), 2);
     sockets.remove(1).expect("removing an empty slot succeeds");
+    // Why `XskMap::remove` returns `()`: the kernel's delete of an empty slot succeeds.
+    assert!(
+        sys::map_delete_elem(&data.handle(), &1u32.to_ne_bytes()).expect("raw delete"),
+        "BPF_MAP_DELETE_ELEM on an empty XSK slot returns 0"
+    );
 
     let pair = common::VethPair::new();
     let ifindex = pair.right_ifindex();
