@@ -23,11 +23,11 @@ mod common;
 
 use std::fs::File;
 use std::io::Write as _;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use bpfkit::maps::{MapData, UpdateFlags};
+use bpfkit::maps::{InodeStorage, MapData, UpdateFlags};
 use bpfkit::obj::consts::*;
 use bpfkit::programs::ProgramError;
 use bpfkit::sys;
@@ -88,13 +88,14 @@ impl Drop for TestDir {
     }
 }
 
+/// The inode storage of u64 `map`.
+fn storage(map: &MapData) -> InodeStorage<&MapData, u64> {
+    InodeStorage::try_from(map).expect("an inode storage of u64")
+}
+
 /// The inode's value in an inode storage of u64, named by an fd open on the inode.
 fn value_of(map: &MapData, inode: &impl AsFd) -> Option<u64> {
-    let mut value = [0u8; 8];
-    let key = inode.as_fd().as_raw_fd().to_ne_bytes();
-    sys::map_lookup_elem(&map.handle(), Some(&key), &mut value, 0)
-        .expect("inode storage lookup")
-        .then(|| u64::from_ne_bytes(value))
+    storage(map).get(inode).expect("inode storage lookup")
 }
 
 /// Both Rust inode storages are created as their definitions say, with the key and value BTF
@@ -149,15 +150,11 @@ fn rust_inode_storage_values_belong_to_the_inode() {
     let writer = dir.create("marked");
     let reader = dir.open("marked");
     let other = dir.create("unmarked");
-    let key = |file: &File| file.as_raw_fd().to_ne_bytes();
+    let marks = storage(map);
 
-    sys::map_update_elem(
-        &map.handle(),
-        Some(&key(&writer)),
-        &0xb0f_c17u64.to_ne_bytes(),
-        0,
-    )
-    .expect("set the inode's value through its first fd");
+    marks
+        .insert(&writer, &0xb0f_c17, UpdateFlags::empty())
+        .expect("set the inode's value through its first fd");
     assert_eq!(
         value_of(map, &reader),
         Some(0xb0f_c17),
@@ -165,19 +162,12 @@ fn rust_inode_storage_values_belong_to_the_inode() {
     );
     assert_eq!(value_of(map, &other), None, "another inode has no value");
 
-    let again = sys::map_update_elem(
-        &map.handle(),
-        Some(&key(&reader)),
-        &1u64.to_ne_bytes(),
-        UpdateFlags::NO_EXIST.bits(),
-    )
-    .expect_err("BPF_NOEXIST on an inode that has a value");
-    assert_eq!(again.errno(), libc::EEXIST, "{again}");
+    let again = marks
+        .insert(&reader, &1, UpdateFlags::NO_EXIST)
+        .expect_err("BPF_NOEXIST on an inode that has a value");
+    assert_eq!(again.errno(), Some(libc::EEXIST), "{again}");
 
-    assert!(
-        sys::map_delete_elem(&map.handle(), &key(&reader)).expect("delete"),
-        "the value existed"
-    );
+    assert!(marks.remove(&reader).expect("delete"), "the value existed");
     assert_eq!(value_of(map, &writer), None, "deleted for every fd");
 }
 

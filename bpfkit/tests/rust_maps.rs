@@ -8,10 +8,15 @@
 #[macro_use]
 mod common;
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::Path;
 
-use bpfkit::maps::{Array, LruPerCpuHashMap, MapData, PerCpuHashMap, PerfEventArray};
+use bpfkit::maps::lpm_trie::Key;
+use bpfkit::maps::{
+    Array, ArrayOfMaps, BloomFilter, CgroupStorage, CpuMap, DevMap, DevMapHash, HashOfMaps,
+    LpmTrie, LruPerCpuHashMap, MapData, PerCpuHashMap, PerfEventArray, Queue, SkStorage, SockHash,
+    SockMap, Stack, StackTraceMap, TaskStorage, UpdateFlags,
+};
 use bpfkit::obj::consts::*;
 use bpfkit::obj::maps::MapKind;
 use bpfkit::obj::Object;
@@ -306,12 +311,11 @@ fn inner_array(name: &str) -> MapData {
     .expect("inner array")
 }
 
-/// Pops every value of a queue or stack of u32 from user space.
-fn pop_all(map: &MapData) -> Vec<u32> {
+/// Pops every value of a queue or stack of u32 from user space (`pop` is the view's).
+fn pop_all(mut pop: impl FnMut() -> Result<Option<u32>, bpfkit::maps::MapError>) -> Vec<u32> {
     let mut values = Vec::new();
-    let mut value = [0u8; 4];
-    while sys::map_lookup_and_delete_elem(&map.handle(), None, &mut value, 0).expect("pop") {
-        values.push(u32::from_ne_bytes(value));
+    while let Some(value) = pop().expect("pop") {
+        values.push(value);
         assert!(values.len() <= 8, "more values than the map holds");
     }
     values
@@ -324,33 +328,27 @@ fn pop_all(map: &MapData) -> Vec<u32> {
 fn rust_xdp_program_uses_queue_stack_bloom_lpm_per_cpu_and_map_in_map() {
     require_root!();
     let ebpf = load();
-    let routes = map_data(&ebpf, "routes");
+    let routes: LpmTrie<_, [u8; 4], u32> =
+        LpmTrie::try_from(map_data(&ebpf, "routes")).expect("LPM trie");
     for (prefix_len, address, value) in [(8u32, [10, 0, 0, 0], 8u32), (16, [10, 1, 0, 0], 16)] {
-        let mut key = prefix_len.to_ne_bytes().to_vec();
-        key.extend_from_slice(&address);
-        sys::map_update_elem(&routes.handle(), Some(&key), &value.to_ne_bytes(), 0).expect("route");
+        routes
+            .insert(&Key::new(prefix_len, address), &value, UpdateFlags::empty())
+            .expect("route");
     }
-    let bloom = map_data(&ebpf, "seen_lengths");
-    sys::map_update_elem(&bloom.handle(), None, &61u32.to_ne_bytes(), 0).expect("bloom push");
+    let bloom: BloomFilter<_, u32> =
+        BloomFilter::try_from(map_data(&ebpf, "seen_lengths")).expect("bloom filter");
+    bloom.insert(&61).expect("bloom push");
     let by_index = inner_array("by_index");
     let by_key = inner_array("by_key");
-    let outer_array = map_data(&ebpf, "outer_array");
-    let outer_hash = map_data(&ebpf, "outer_hash");
-    let fd_of = |map: &MapData| (map.fd().as_raw_fd() as u32).to_ne_bytes();
-    sys::map_update_elem(
-        &outer_array.handle(),
-        Some(&0u32.to_ne_bytes()),
-        &fd_of(&by_index),
-        0,
-    )
-    .expect("outer_array[0]");
-    sys::map_update_elem(
-        &outer_hash.handle(),
-        Some(&1u32.to_ne_bytes()),
-        &fd_of(&by_key),
-        0,
-    )
-    .expect("outer_hash[1]");
+    let outer_array = ArrayOfMaps::try_from(map_data(&ebpf, "outer_array")).expect("array of maps");
+    let outer_hash: HashOfMaps<_, u32> =
+        HashOfMaps::try_from(map_data(&ebpf, "outer_hash")).expect("hash of maps");
+    outer_array
+        .set(0, &by_index, UpdateFlags::empty())
+        .expect("outer_array[0]");
+    outer_hash
+        .insert(&1, &by_key, UpdateFlags::empty())
+        .expect("outer_hash[1]");
 
     let frames = [
         (60usize, [10, 1, 2, 3]),
@@ -365,16 +363,10 @@ fn rust_xdp_program_uses_queue_stack_bloom_lpm_per_cpu_and_map_in_map() {
         );
     }
 
-    assert_eq!(
-        pop_all(map_data(&ebpf, "lengths_fifo")),
-        [60, 61, 62],
-        "queue: oldest first"
-    );
-    assert_eq!(
-        pop_all(map_data(&ebpf, "lengths_lifo")),
-        [62, 61, 60],
-        "stack: newest first"
-    );
+    let fifo: Queue<_, u32> = Queue::try_from(map_data(&ebpf, "lengths_fifo")).expect("queue");
+    assert_eq!(pop_all(|| fifo.pop()), [60, 61, 62], "queue: oldest first");
+    let lifo: Stack<_, u32> = Stack::try_from(map_data(&ebpf, "lengths_lifo")).expect("stack");
+    assert_eq!(pop_all(|| lifo.pop()), [62, 61, 60], "stack: newest first");
 
     // Each frame set its result on the CPU it ran on (a new key is zero on the others).
     let results: PerCpuHashMap<_, u32, u64> =
@@ -403,9 +395,8 @@ fn rust_xdp_program_uses_queue_stack_bloom_lpm_per_cpu_and_map_in_map() {
 
     // User space sees what the program added to the bloom filter.
     for length in [60u32, 62] {
-        let mut needle = length.to_ne_bytes();
         assert!(
-            sys::map_lookup_elem(&bloom.handle(), None, &mut needle, 0).expect("bloom peek"),
+            bloom.contains(&length).expect("bloom peek"),
             "bloom filter holds {length}"
         );
     }
@@ -437,19 +428,39 @@ fn rust_xdp_redirect_maps_fall_back_then_redirect() {
         ("cpus", 0, 64),
     ] {
         let ebpf = load();
-        sys::map_update_elem(
-            &map_data(&ebpf, map).handle(),
-            Some(&key.to_ne_bytes()),
-            &value.to_ne_bytes(),
-            0,
-        )
-        .unwrap_or_else(|e| panic!("{map}[{key}] = {value}: {e}"));
+        let target = map_data(&ebpf, map);
+        let set = match map {
+            "devices" => DevMap::try_from(target).expect("device map").set(
+                key,
+                value,
+                None,
+                UpdateFlags::empty(),
+            ),
+            "devices_by_index" => DevMapHash::try_from(target).expect("device hash").insert(
+                key,
+                value,
+                None,
+                UpdateFlags::empty(),
+            ),
+            _ => CpuMap::try_from(target).expect("CPU map").set(
+                key,
+                value,
+                None,
+                UpdateFlags::empty(),
+            ),
+        };
+        set.unwrap_or_else(|e| panic!("{map}[{key}] = {value}: {e}"));
         assert_eq!(
             run_packet(&ebpf, "maps_redirect", &data),
             XDP_REDIRECT,
             "redirect through {map}"
         );
     }
+}
+
+/// `maps_task`'s record in `task_calls`: calls, stack id, perf output result.
+fn task_calls(ebpf: &Ebpf) -> TaskStorage<&MapData, [i64; 3]> {
+    TaskStorage::try_from(map_data(ebpf, "task_calls")).expect("task storage")
 }
 
 /// This thread's task storage key: a pidfd for the thread.
@@ -482,20 +493,11 @@ fn rust_raw_tracepoint_uses_task_storage_stack_traces_and_perf_event_array() {
         assert_eq!(out.retval, 0, "the task storage value was created");
     }
     let pidfd = thread_pidfd();
-    let mut record = [0u8; 24];
-    let found = sys::map_lookup_elem(
-        &map_data(&ebpf, "task_calls").handle(),
-        Some(&pidfd.as_raw_fd().to_ne_bytes()),
-        &mut record,
-        0,
-    )
-    .expect("task storage lookup");
-    assert!(found, "this thread has a task_calls value");
-    let field = |index: usize| {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(&record[index * 8..index * 8 + 8]);
-        i64::from_ne_bytes(bytes)
-    };
+    let record = task_calls(&ebpf)
+        .get(&pidfd)
+        .expect("task storage lookup")
+        .expect("this thread has a task_calls value");
+    let field = |index: usize| record[index];
     assert_eq!(field(0), 3, "calls");
     assert_eq!(
         field(2),
@@ -504,16 +506,13 @@ fn rust_raw_tracepoint_uses_task_storage_stack_traces_and_perf_event_array() {
     );
     let stack_id = field(1);
     assert!(stack_id >= 0, "bpf_get_stackid failed: {stack_id}");
-    let mut frames = vec![0u8; STACK_TRACE_VALUE_SIZE as usize];
-    let found = sys::map_lookup_elem(
-        &map_data(&ebpf, "stacks").handle(),
-        Some(&(stack_id as u32).to_ne_bytes()),
-        &mut frames,
-        0,
-    )
-    .expect("stack lookup");
-    assert!(found, "stack {stack_id} is stored");
-    let innermost = u64::from_ne_bytes(frames[..8].try_into().expect("8 bytes"));
+    let stacks = StackTraceMap::try_from(map_data(&ebpf, "stacks")).expect("stack traces");
+    assert_eq!(stacks.max_depth() * 8, STACK_TRACE_VALUE_SIZE);
+    let frames = stacks
+        .get(stack_id as u32)
+        .expect("stack lookup")
+        .unwrap_or_else(|| panic!("stack {stack_id} is stored"));
+    let innermost = frames.first().copied().unwrap_or(0);
     assert!(
         innermost >= 0xffff_0000_0000_0000,
         "the innermost frame is a kernel address: {innermost:#x}"
@@ -576,22 +575,19 @@ fn sk_msg_redirect(via: RedirectVia) {
         None,
     )
     .expect("attach sk_msg to the sockmap");
-    let server_map = match via {
-        RedirectVia::SockMap => sockets,
-        RedirectVia::SockHash => map_data(&ebpf, "sockets_by_port"),
-    };
-    for (map, index, socket) in [
-        (server_map, 0u32, server.as_raw_fd()),
-        (sockets, 1, client.as_raw_fd()),
-    ] {
-        sys::map_update_elem(
-            &map.handle(),
-            Some(&index.to_ne_bytes()),
-            &(socket as u32).to_ne_bytes(),
-            0,
-        )
-        .unwrap_or_else(|e| panic!("{}[{index}]: {e}", map.name()));
+    let socket_map = SockMap::try_from(sockets).expect("socket map");
+    match via {
+        RedirectVia::SockMap => socket_map
+            .set(0, &server, UpdateFlags::empty())
+            .expect("sockets[0]"),
+        RedirectVia::SockHash => SockHash::<_, u32>::try_from(map_data(&ebpf, "sockets_by_port"))
+            .expect("socket hash")
+            .insert(&0, &server, UpdateFlags::empty())
+            .expect("sockets_by_port[0]"),
     }
+    socket_map
+        .set(1, &client, UpdateFlags::empty())
+        .expect("sockets[1]");
 
     client.write_all(b"ping").expect("send");
     client
@@ -603,16 +599,13 @@ fn sk_msg_redirect(via: RedirectVia) {
         .expect("the message comes back out of the server socket");
     assert_eq!(&echoed, b"ping");
 
-    let mut count = [0u8; 8];
-    let found = sys::map_lookup_elem(
-        &map_data(&ebpf, "socket_messages").handle(),
-        Some(&client.as_raw_fd().to_ne_bytes()),
-        &mut count,
-        0,
-    )
-    .expect("socket storage lookup");
-    assert!(found, "the client socket has a socket_messages value");
-    assert_eq!(u64::from_ne_bytes(count), 1, "one message counted");
+    let messages: SkStorage<_, u64> =
+        SkStorage::try_from(map_data(&ebpf, "socket_messages")).expect("socket storage");
+    let count = messages
+        .get(&client)
+        .expect("socket storage lookup")
+        .expect("the client socket has a socket_messages value");
+    assert_eq!(count, 1, "one message counted");
 }
 
 #[test]
@@ -672,16 +665,13 @@ fn rust_btf_tracepoint_counts_a_new_cgroup_in_cgroup_storage() {
         panic!("no cgroup v2 mount under /sys/fs/cgroup");
     };
     let directory = std::fs::File::open(&cgroup.path).expect("open the cgroup");
-    let mut count = [0u8; 8];
-    let found = sys::map_lookup_elem(
-        &map_data(&ebpf, "cgroup_mkdirs").handle(),
-        Some(&directory.as_raw_fd().to_ne_bytes()),
-        &mut count,
-        0,
-    )
-    .expect("cgroup storage lookup");
-    assert!(found, "the new cgroup has a cgroup_mkdirs value");
-    assert_eq!(u64::from_ne_bytes(count), 1, "one mkdir");
+    let mkdirs: CgroupStorage<_, u64> =
+        CgroupStorage::try_from(map_data(&ebpf, "cgroup_mkdirs")).expect("cgroup storage");
+    let count = mkdirs
+        .get(&directory)
+        .expect("cgroup storage lookup")
+        .expect("the new cgroup has a cgroup_mkdirs value");
+    assert_eq!(count, 1, "one mkdir");
 }
 
 /// Perf event array with a perf buffer on every online CPU (bpfkit's reader): `maps_task` (run
@@ -720,19 +710,11 @@ fn rust_perf_event_array_output_reaches_the_perf_ring() {
     assert_eq!(calls, [1, 2], "one sample per run, carrying the call count");
 
     let pidfd = thread_pidfd();
-    let mut record = [0u8; 24];
-    assert!(sys::map_lookup_elem(
-        &map_data(&ebpf, "task_calls").handle(),
-        Some(&pidfd.as_raw_fd().to_ne_bytes()),
-        &mut record,
-        0,
-    )
-    .expect("task storage lookup"));
-    assert_eq!(
-        i64::from_ne_bytes(record[16..24].try_into().expect("8 bytes")),
-        0,
-        "perf output succeeded"
-    );
+    let record = task_calls(&ebpf)
+        .get(&pidfd)
+        .expect("task storage lookup")
+        .expect("this thread has a task_calls value");
+    assert_eq!(record[2], 0, "perf output succeeded");
 }
 
 /// sk_skb stream verdict on a loopback TCP connection: with `maps_verdict` attached to
@@ -760,13 +742,10 @@ fn rust_stream_verdict_redirects_through_the_sockmap() {
         None,
     )
     .expect("attach the stream verdict to the sockmap");
-    sys::map_update_elem(
-        &sockets.handle(),
-        Some(&0u32.to_ne_bytes()),
-        &(server.as_raw_fd() as u32).to_ne_bytes(),
-        0,
-    )
-    .expect("sockets[0] = server");
+    SockMap::try_from(sockets)
+        .expect("socket map")
+        .set(0, &server, UpdateFlags::empty())
+        .expect("sockets[0] = server");
 
     client.write_all(b"pong").expect("send");
     client

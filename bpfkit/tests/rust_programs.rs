@@ -908,7 +908,11 @@ fn rust_uprobe_counts_calls_of_a_test_binary_function() {
     let calls: u64 = ebpf.global("calls").expect("calls");
     assert_eq!(calls, CALLS);
     let argument_sum: u64 = ebpf.global("argument_sum").expect("argument_sum");
-    assert_eq!(argument_sum, (0..CALLS).sum::<u64>(), "ProbeContext::arg(0) of each call");
+    assert_eq!(
+        argument_sum,
+        (0..CALLS).sum::<u64>(),
+        "ProbeContext::arg(0) of each call"
+    );
 }
 
 /// Compatibility: bpftool (libbpf) loads every Rust object, maps and programs alike, and pins
@@ -986,7 +990,10 @@ fn rust_stack_memory_functions_link_verify_and_compute() {
     let object = parse("rust/stack_memory.bpf.o");
     let names: Vec<&str> = object.functions().map(|(name, _, _)| name).collect();
     for function in ["memset", "memcpy", "memmove"] {
-        assert!(names.contains(&function), "{function} not linked in: {names:?}");
+        assert!(
+            names.contains(&function),
+            "{function} not linked in: {names:?}"
+        );
     }
     let ebpf = Ebpf::load(&common::object("rust/stack_memory.bpf.o")).expect("loading");
     // A thread of our own, so that its comm (the thread name) is known.
@@ -1016,9 +1023,21 @@ fn rust_stack_memory_functions_link_verify_and_compute() {
     comm[..15].copy_from_slice(b"bpfkit-stackmem");
     assert_eq!(snapshot.comm, comm, "current_comm() of the running thread");
     assert_eq!(snapshot.shifted[0], 0);
-    assert_eq!(snapshot.shifted[1..17], comm, "memcpy into the middle of an array");
-    assert_eq!(snapshot.shifted[17..33], comm, "memmove of an overlapping range");
+    assert_eq!(
+        snapshot.shifted[1..17],
+        comm,
+        "memcpy into the middle of an array"
+    );
+    assert_eq!(
+        snapshot.shifted[17..33],
+        comm,
+        "memmove of an overlapping range"
+    );
     assert_eq!(snapshot.equal, 1, "the byte comparison");
-    assert!(snapshot.zeros.iter().all(|&b| b == 0), "memset left {:?}", snapshot.zeros);
+    assert!(
+        snapshot.zeros.iter().all(|&b| b == 0),
+        "memset left {:?}",
+        snapshot.zeros
+    );
     assert_eq!(snapshot.tid, tid);
 }

@@ -9,12 +9,10 @@
 mod common;
 
 use std::net::UdpSocket;
-use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use bpfkit::maps::{Array, MapData};
+use bpfkit::maps::{Array, MapData, UpdateFlags, XskMap};
 use bpfkit::programs::{Xdp, XdpFlags};
-use bpfkit::sys;
 use bpfkit::Ebpf;
 use common::xsk::XskSocket;
 use common::VethPair;
@@ -107,16 +105,12 @@ fn rust_xsk_map_redirects_a_datagram_into_an_af_xdp_socket_then_falls_back() {
         let xsk = XskSocket::bind(ifindex, QUEUE).unwrap_or_else(|e| panic!("AF_XDP socket: {e}"));
         // The fallback path's receiver, bound before any traffic so nothing is missed.
         let udp = common::udp_socket(VethPair::RIGHT_ADDR, XSK_PORT);
-        let xsk_sockets = map_data(&ebpf, "xsk_sockets");
+        let xsk_sockets = XskMap::try_from(map_data(&ebpf, "xsk_sockets")).expect("an XSK map");
         // An XSK map value is the socket's fd (a u32), as for every fd-valued map; the kernel
         // takes its own reference to the socket.
-        sys::map_update_elem(
-            &xsk_sockets.handle(),
-            Some(&QUEUE.to_ne_bytes()),
-            &(xsk.fd().as_raw_fd() as u32).to_ne_bytes(),
-            0,
-        )
-        .unwrap_or_else(|e| panic!("xsk_sockets[{QUEUE}] = AF_XDP socket: {e}"));
+        xsk_sockets
+            .set(QUEUE, xsk.fd(), UpdateFlags::empty())
+            .unwrap_or_else(|e| panic!("xsk_sockets[{QUEUE}] = AF_XDP socket: {e}"));
 
         let program: &Xdp = ebpf
             .program("xsk_redirect")
@@ -147,11 +141,12 @@ fn rust_xsk_map_redirects_a_datagram_into_an_af_xdp_socket_then_falls_back() {
         assert_eq!(action_count(&ebpf, XDP_REDIRECT), 1, "one XDP_REDIRECT");
         assert_eq!(action_count(&ebpf, XDP_PASS), 0, "no fallback yet");
 
-        assert!(
-            sys::map_delete_elem(&xsk_sockets.handle(), &QUEUE.to_ne_bytes())
-                .expect("delete xsk_sockets[0]"),
-            "the slot held the socket"
-        );
+        // The kernel's delete succeeds on an empty XSK slot too, and user space cannot look
+        // one up: BPF_EXIST, which fails with ENOENT on an empty slot, shows the socket is there.
+        xsk_sockets
+            .set(QUEUE, xsk.fd(), UpdateFlags::EXIST)
+            .expect("the slot held the socket");
+        xsk_sockets.remove(QUEUE).expect("delete xsk_sockets[0]");
         let passed = b"bpfkit AF_XDP: fallback to the stack";
         send_from_left(&pair, passed);
         assert_eq!(

@@ -8,7 +8,9 @@ use bpfkit_obj::uapi::map_type::{BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PERCPU_ARRAY};
 use super::{borrow_checked, decode_pod, MapData, MapError, PerCpuValues, UpdateFlags};
 use crate::pod::{bytes_of, Pod};
 
-fn check_index(map: &MapData, index: u32) -> Result<[u8; 4], MapError> {
+/// The key of `index` in an array-like map (arrays and the fd-valued arrays), checked against
+/// `max_entries` so that callers get [`MapError::OutOfBounds`] rather than the kernel's `E2BIG`.
+pub(super) fn check_index(map: &MapData, index: u32) -> Result<[u8; 4], MapError> {
     if index >= map.max_entries() {
         return Err(MapError::OutOfBounds {
             name: map.name().to_owned(),

@@ -13,8 +13,41 @@
 //! | [`Array`] | `BPF_MAP_TYPE_ARRAY` |
 //! | [`PerCpuArray`] | `BPF_MAP_TYPE_PERCPU_ARRAY` |
 //! | [`RingBuf`] (reader) | `BPF_MAP_TYPE_RINGBUF` |
+//! | [`Queue`] | `BPF_MAP_TYPE_QUEUE` |
+//! | [`Stack`] | `BPF_MAP_TYPE_STACK` |
+//! | [`BloomFilter`] | `BPF_MAP_TYPE_BLOOM_FILTER` |
+//! | [`LpmTrie`] (keys [`lpm_trie::Key`]) | `BPF_MAP_TYPE_LPM_TRIE` |
+//! | [`StackTraceMap`] | `BPF_MAP_TYPE_STACK_TRACE` |
+//! | [`ProgramArray`] | `BPF_MAP_TYPE_PROG_ARRAY` |
+//! | [`XskMap`] | `BPF_MAP_TYPE_XSKMAP` |
+//! | [`DevMap`], [`DevMapHash`] | `BPF_MAP_TYPE_DEVMAP`, `BPF_MAP_TYPE_DEVMAP_HASH` |
+//! | [`CpuMap`] | `BPF_MAP_TYPE_CPUMAP` |
+//! | [`SockMap`], [`SockHash`] | `BPF_MAP_TYPE_SOCKMAP`, `BPF_MAP_TYPE_SOCKHASH` |
+//! | [`ArrayOfMaps`], [`HashOfMaps`] | `BPF_MAP_TYPE_ARRAY_OF_MAPS`, `BPF_MAP_TYPE_HASH_OF_MAPS` |
+//! | [`SkStorage`] | `BPF_MAP_TYPE_SK_STORAGE` (keyed by a socket fd) |
+//! | [`TaskStorage`] | `BPF_MAP_TYPE_TASK_STORAGE` (keyed by a pidfd) |
+//! | [`InodeStorage`] | `BPF_MAP_TYPE_INODE_STORAGE` (keyed by an fd open on the inode) |
+//! | [`CgroupStorage`] | `BPF_MAP_TYPE_CGRP_STORAGE` (keyed by an fd of the cgroup directory) |
 //! | [`PerfEventArray`] (opens [`PerfBuffer`] / [`PerfEventArrayBuffer`] readers) | `BPF_MAP_TYPE_PERF_EVENT_ARRAY` |
 //! | `AsyncRingBuf`, `AsyncPerfBuffer`, `AsyncPerfEventArrayBuffer` (features `tokio`, `async-io`) | the readers above, awaited |
+//!
+//! Conventions shared by the views added for the kernel side's other map types (see each
+//! module for its own decisions):
+//!
+//! * Updates take explicit [`UpdateFlags`] where the kernel gives them a meaning (as Aya's
+//!   `set(index, value, flags)`): `NO_EXIST`, `EXIST`, `LOCK`, or the empty set.
+//! * Lookups of something that may be absent return `Option` (`ENOENT` is `None`, never an
+//!   error); removals return whether something was removed.
+//! * Array-like maps check the index against `max_entries` before the syscall and answer
+//!   [`MapError::OutOfBounds`], as [`Array`] does.
+//! * Maps whose values are fds (program arrays, device, CPU, socket and AF_XDP socket maps,
+//!   maps of maps) take any [`AsFd`]; when the kernel refuses the object behind the fd, the
+//!   error is [`MapError::FdRejected`], which says what the map takes. What user space reads
+//!   back is never an fd: it is the kernel's id of the object (or a socket cookie).
+//! * Local storages are keyed by an fd of the object owning the value (socket, pidfd, file,
+//!   cgroup directory): any fd of the same object reaches the same value.
+//! * What a kernel is too old for is [`MapError::Unsupported`], naming the feature and the
+//!   Linux release that brought it.
 //!
 //! Every view is generic over `T: Borrow<MapData>`, so it can borrow a map (`&MapData`,
 //! `&mut MapData`) or own it (`MapData`):
@@ -39,8 +72,11 @@
 //! ```
 
 /// `TryFrom<&MapData>`, `TryFrom<&mut MapData>` and `TryFrom<MapData>` for a typed view with
-/// a checking `new` constructor.
+/// a checking `new` constructor. `View` alone is a view generic only over its handle.
 macro_rules! try_from_map_data {
+    ($ty:ident) => {
+        try_from_map_data!($ty<>);
+    };
     ($ty:ident < $($g:ident),* >) => {
         impl<'a, $($g: Pod),*> TryFrom<&'a MapData> for $ty<&'a MapData, $($g),*> {
             type Error = MapError;
@@ -64,17 +100,28 @@ macro_rules! try_from_map_data {
 }
 
 mod array;
+mod bloom_filter;
+mod cpu_map;
+mod dev_map;
+mod fd_map;
 mod hash_map;
+mod local_storage;
+pub mod lpm_trie;
+mod map_of_maps;
 mod per_cpu;
 mod perf_buffer;
+mod program_array;
+mod queue_stack;
 mod ring_buf;
+mod sock_map;
+mod stack_trace;
+mod xsk_map;
 
 #[cfg(test)]
 mod tests;
 
 use std::borrow::Borrow;
 use std::io;
-use std::marker::PhantomData;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
@@ -87,12 +134,23 @@ use crate::sys::{self, MapCreate, MapHandle, MapInfo, SyscallError};
 #[cfg(any(feature = "tokio", feature = "async-io"))]
 pub use crate::runtime::{AsyncPerfBuffer, AsyncPerfEventArrayBuffer, AsyncRingBuf};
 pub use array::{Array, PerCpuArray};
+pub use bloom_filter::BloomFilter;
+pub use cpu_map::{CpuMap, CpuMapValue};
+pub use dev_map::{DevMap, DevMapHash, DevMapValue};
 pub use hash_map::{HashMap, LruHashMap, LruPerCpuHashMap, PerCpuHashMap};
+pub use local_storage::{CgroupStorage, InodeStorage, SkStorage, TaskStorage};
+pub use lpm_trie::LpmTrie;
+pub use map_of_maps::{ArrayOfMaps, HashOfMaps};
 pub use per_cpu::PerCpuValues;
 pub use perf_buffer::{
     Events, PerfBuffer, PerfBufferError, PerfEventArray, PerfEventArrayBuffer, PerfSample,
 };
+pub use program_array::ProgramArray;
+pub use queue_stack::{Queue, Stack};
 pub use ring_buf::{RingBuf, RingBufItem};
+pub use sock_map::{SockHash, SockMap};
+pub use stack_trace::StackTraceMap;
+pub use xsk_map::XskMap;
 
 /// Errors of the maps API.
 #[derive(Debug, thiserror::Error)]
@@ -167,6 +225,28 @@ pub enum MapError {
         /// Received bytes.
         actual: usize,
     },
+    /// An fd-valued map refused the object behind the fd given as a value (a map fd where a
+    /// program is expected, a socket of the wrong kind, a map of another shape, ...).
+    #[error("map `{name}` refused the fd: it takes {expects}: {source}")]
+    FdRejected {
+        /// The map's name.
+        name: String,
+        /// What the map's values (or, for local storages, keys) must be.
+        expects: &'static str,
+        /// The kernel's refusal.
+        #[source]
+        source: SyscallError,
+    },
+    /// The operation needs a kernel feature that this kernel, or this map's layout, lacks.
+    #[error("map `{name}`: {feature} is not supported: {reason}")]
+    Unsupported {
+        /// The map's name.
+        name: String,
+        /// What is missing.
+        feature: &'static str,
+        /// Why, and what would bring it (a Linux release, another value size).
+        reason: String,
+    },
     /// Reading `/sys/devices/system/cpu/possible` failed.
     #[error("cannot read the possible CPUs: {0}")]
     PossibleCpus(#[source] io::Error),
@@ -179,9 +259,44 @@ impl MapError {
     /// The errno of a failed syscall, if that is what this error is.
     pub fn errno(&self) -> Option<i32> {
         match self {
-            MapError::Syscall(err) => Some(err.errno()),
+            MapError::Syscall(err) | MapError::FdRejected { source: err, .. } => Some(err.errno()),
             _ => None,
         }
+    }
+}
+
+/// `ENOTSUPP`, the kernel-internal "not supported" that some map operations leak to user space
+/// (524; not in libc, which only knows `EOPNOTSUPP`).
+pub(crate) const ENOTSUPP: i32 = 524;
+
+/// Whether a failure with `errno` on a kernel at `running` (major, minor) means the feature
+/// that arrived in `since` is missing. Kernels answer an unknown map command or layout with
+/// `EINVAL`, `EOPNOTSUPP` or `ENOTSUPP`; on a kernel at least `since`, the same errnos mean a
+/// bad argument, so they stay plain syscall errors.
+pub(crate) fn means_too_old(errno: i32, running: (u32, u32), since: (u32, u32)) -> bool {
+    matches!(errno, libc::EINVAL | libc::EOPNOTSUPP | ENOTSUPP) && running < since
+}
+
+/// Turns a failure of an operation that needs `feature` (Linux `since`) into
+/// [`MapError::Unsupported`] when this kernel predates it, as the rest of bpfkit reports
+/// missing kernel features.
+pub(crate) fn feature_error(
+    map: &MapData,
+    err: MapError,
+    feature: &'static str,
+    since: (u32, u32),
+) -> MapError {
+    let (major, minor, _) = crate::features::kernel_version();
+    match err.errno() {
+        Some(errno) if means_too_old(errno, (major, minor), since) => MapError::Unsupported {
+            name: map.name().to_owned(),
+            feature,
+            reason: format!(
+                "it needs Linux {}.{}, this kernel is {major}.{minor} ({err})",
+                since.0, since.1
+            ),
+        },
+        _ => err,
     }
 }
 
@@ -311,6 +426,18 @@ impl MapData {
         expected: &'static str,
         key_size: Option<usize>,
     ) -> Result<(), MapError> {
+        self.check_type_and_key::<K>(accepted, expected, key_size)?;
+        self.check_value_size(std::any::type_name::<V>(), &[std::mem::size_of::<V>()])
+    }
+
+    /// The type and key checks of [`MapData::check`], for views whose value has several
+    /// accepted layouts.
+    pub(crate) fn check_type_and_key<K>(
+        &self,
+        accepted: &[u32],
+        expected: &'static str,
+        key_size: Option<usize>,
+    ) -> Result<(), MapError> {
         if !accepted.contains(&self.info.map_type) {
             return Err(MapError::WrongMapType {
                 name: self.info.name.clone(),
@@ -328,16 +455,25 @@ impl MapData {
                 });
             }
         }
-        let value_size = std::mem::size_of::<V>();
-        if value_size != self.info.value_size as usize {
-            return Err(MapError::ValueSizeMismatch {
-                name: self.info.name.clone(),
-                map_size: self.info.value_size,
-                type_name: std::any::type_name::<V>(),
-                type_size: value_size,
-            });
-        }
         Ok(())
+    }
+
+    /// Checks that the value size is one of `sizes` (the first is reported on a mismatch,
+    /// with `type_name`).
+    pub(crate) fn check_value_size(
+        &self,
+        type_name: &'static str,
+        sizes: &[usize],
+    ) -> Result<(), MapError> {
+        if sizes.contains(&(self.info.value_size as usize)) {
+            return Ok(());
+        }
+        Err(MapError::ValueSizeMismatch {
+            name: self.info.name.clone(),
+            map_size: self.info.value_size,
+            type_name,
+            type_size: sizes.first().copied().unwrap_or_default(),
+        })
     }
 
     /// Looks up raw key bytes; `None` when absent.
@@ -399,16 +535,23 @@ pub struct MapKeys<'a, K> {
     map: &'a MapData,
     cursor: Option<Vec<u8>>,
     done: bool,
-    _key: PhantomData<K>,
+    decode: Decode<K>,
 }
 
 impl<'a, K: Pod> MapKeys<'a, K> {
     pub(crate) fn new(map: &'a MapData) -> MapKeys<'a, K> {
+        MapKeys::with_decode(map, decode_pod::<K>)
+    }
+}
+
+impl<'a, K> MapKeys<'a, K> {
+    /// Keys whose layout is not a plain `Pod` (LPM trie keys) bring their own decoder.
+    pub(crate) fn with_decode(map: &'a MapData, decode: Decode<K>) -> MapKeys<'a, K> {
         MapKeys {
             map,
             cursor: None,
             done: false,
-            _key: PhantomData,
+            decode,
         }
     }
 
@@ -434,12 +577,12 @@ impl<'a, K: Pod> MapKeys<'a, K> {
     }
 }
 
-impl<K: Pod> Iterator for MapKeys<'_, K> {
+impl<K> Iterator for MapKeys<'_, K> {
     type Item = Result<K, MapError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         let bytes = self.next_bytes()?;
-        Some(bytes.and_then(|b| decode_pod(self.map.name(), &b)))
+        Some(bytes.and_then(|b| (self.decode)(self.map.name(), &b)))
     }
 }
 
@@ -452,14 +595,18 @@ pub struct MapIter<'a, K, V> {
 
 impl<'a, K: Pod, V> MapIter<'a, K, V> {
     pub(crate) fn new(map: &'a MapData, decode: Decode<V>) -> MapIter<'a, K, V> {
-        MapIter {
-            keys: MapKeys::new(map),
-            decode,
-        }
+        MapIter::with_keys(MapKeys::new(map), decode)
     }
 }
 
-impl<K: Pod, V> Iterator for MapIter<'_, K, V> {
+impl<'a, K, V> MapIter<'a, K, V> {
+    /// Entries over keys with their own decoder (see [`MapKeys::with_decode`]).
+    pub(crate) fn with_keys(keys: MapKeys<'a, K>, decode: Decode<V>) -> MapIter<'a, K, V> {
+        MapIter { keys, decode }
+    }
+}
+
+impl<K, V> Iterator for MapIter<'_, K, V> {
     type Item = Result<(K, V), MapError>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -472,7 +619,7 @@ impl<K: Pod, V> Iterator for MapIter<'_, K, V> {
             let result = map.lookup_bytes(&key_bytes, 0).and_then(|value| {
                 value
                     .map(|v| {
-                        let key = decode_pod::<K>(map.name(), &key_bytes)?;
+                        let key = (self.keys.decode)(map.name(), &key_bytes)?;
                         Ok((key, (self.decode)(map.name(), &v)?))
                     })
                     .transpose()

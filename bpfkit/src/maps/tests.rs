@@ -269,3 +269,188 @@ fn size_and_type_mismatches_are_reported() {
     let array: Array<_, u32> = Array::try_from(&frozen).expect("typed");
     assert!(matches!(array.set(0, &1), Err(MapError::Syscall(e)) if e.errno() == libc::EPERM));
 }
+
+// Without the kernel: the pieces of the views that are pure encoding and error mapping.
+
+#[test]
+fn kernel_too_old_only_for_its_errnos_and_older_releases() {
+    assert!(means_too_old(libc::EINVAL, (5, 4), (5, 8)));
+    assert!(means_too_old(libc::EOPNOTSUPP, (5, 5), (5, 6)));
+    assert!(means_too_old(ENOTSUPP, (4, 15), (4, 16)));
+    // On a kernel that has the feature, the same errno is a bad argument.
+    assert!(!means_too_old(libc::EINVAL, (5, 8), (5, 8)));
+    assert!(!means_too_old(libc::EINVAL, (6, 18), (5, 8)));
+    // Other errnos never mean "too old".
+    assert!(!means_too_old(libc::ENOENT, (4, 0), (5, 8)));
+    assert!(!means_too_old(libc::EPERM, (4, 0), (5, 8)));
+}
+
+#[test]
+fn fd_refusals_are_told_from_other_failures() {
+    use super::fd_map::is_fd_refusal;
+    for errno in [
+        libc::EBADF,
+        libc::ENOTSOCK,
+        libc::EOPNOTSUPP,
+        ENOTSUPP,
+        libc::EAFNOSUPPORT,
+    ] {
+        assert!(is_fd_refusal(errno, UpdateFlags::NO_EXIST), "{errno}");
+    }
+    // EINVAL is the fd's fault only when no flags could have caused it.
+    assert!(is_fd_refusal(libc::EINVAL, UpdateFlags::empty()));
+    assert!(!is_fd_refusal(libc::EINVAL, UpdateFlags::NO_EXIST));
+    assert!(!is_fd_refusal(libc::EEXIST, UpdateFlags::empty()));
+    assert!(!is_fd_refusal(libc::E2BIG, UpdateFlags::empty()));
+}
+
+#[test]
+fn error_messages_name_the_map_and_the_cause() {
+    let rejected = MapError::FdRejected {
+        name: "jumps".to_owned(),
+        expects: "the fd of a loaded program",
+        source: SyscallError::from_errno("BPF_MAP_UPDATE_ELEM", libc::EINVAL),
+    };
+    assert!(
+        rejected
+            .to_string()
+            .starts_with("map `jumps` refused the fd: it takes the fd of a loaded program: BPF_MAP_UPDATE_ELEM failed"),
+        "{rejected}"
+    );
+    assert_eq!(rejected.errno(), Some(libc::EINVAL));
+    let unsupported = MapError::Unsupported {
+        name: "devices".to_owned(),
+        feature: "a program per device map entry",
+        reason: "it needs Linux 5.8".to_owned(),
+    };
+    assert_eq!(
+        unsupported.to_string(),
+        "map `devices`: a program per device map entry is not supported: it needs Linux 5.8"
+    );
+    assert_eq!(unsupported.errno(), None);
+}
+
+#[test]
+fn lpm_keys_have_no_padding_after_the_prefix_length() {
+    use super::lpm_trie::Key;
+    let key = Key::new(24, [192u8, 168, 1, 0]);
+    let bytes = key.to_bytes();
+    assert_eq!(bytes.len(), Key::<[u8; 4]>::size());
+    assert_eq!(&bytes[..4], &24u32.to_ne_bytes());
+    assert_eq!(&bytes[4..], &[192, 168, 1, 0]);
+    assert_eq!(Key::<[u8; 4]>::decode("t", &bytes).expect("decode"), key);
+    // An 8-aligned key type still starts right after the 4-byte prefix length.
+    let wide = Key::new(64, 0x0102_0304_0506_0708u64);
+    let bytes = wide.to_bytes();
+    assert_eq!(bytes.len(), 12);
+    assert_eq!(&bytes[4..], &0x0102_0304_0506_0708u64.to_ne_bytes());
+    assert_eq!(Key::<u64>::decode("t", &bytes).expect("decode"), wide);
+    assert!(Key::<u64>::decode("t", &bytes[..11]).is_err());
+}
+
+#[test]
+fn stack_frames_stop_at_the_first_zero() {
+    use super::stack_trace::decode_frames;
+    let mut value = Vec::new();
+    for frame in [0xffff_ffff_8100_0000u64, 0xffff_ffff_8200_0000, 0, 0x1234] {
+        value.extend_from_slice(&frame.to_ne_bytes());
+    }
+    assert_eq!(
+        decode_frames("s", &value).expect("frames"),
+        vec![0xffff_ffff_8100_0000, 0xffff_ffff_8200_0000]
+    );
+    assert_eq!(
+        decode_frames("s", &[0u8; 16]).expect("empty"),
+        Vec::<u64>::new()
+    );
+    assert!(matches!(
+        decode_frames("s", &[1u8; 12]),
+        Err(MapError::UnexpectedSize { actual: 12, .. })
+    ));
+}
+
+#[test]
+fn device_and_cpu_values_decode_both_layouts() {
+    use super::fd_map::decode_with_program;
+    assert_eq!(
+        decode_with_program("d", &7u32.to_ne_bytes()).expect("ifindex only"),
+        (7, None)
+    );
+    let mut value = 7u32.to_ne_bytes().to_vec();
+    value.extend_from_slice(&0u32.to_ne_bytes());
+    assert_eq!(
+        decode_with_program("d", &value).expect("no program"),
+        (7, None)
+    );
+    value[4..].copy_from_slice(&42u32.to_ne_bytes());
+    assert_eq!(
+        decode_with_program("d", &value).expect("program"),
+        (7, std::num::NonZeroU32::new(42))
+    );
+}
+
+#[test]
+fn new_views_refuse_other_map_types() {
+    if skip_without_root("new_views_refuse_other_map_types") {
+        return;
+    }
+    let hash = create(BPF_MAP_TYPE_HASH, 4, 4, 4, "maps_nothash");
+    let err = Queue::<_, u32>::try_from(&hash).expect_err("a queue over a hash");
+    assert_eq!(
+        err.to_string(),
+        "map `maps_nothash` is a BPF_MAP_TYPE_HASH, expected BPF_MAP_TYPE_QUEUE"
+    );
+    let wrong = [
+        Stack::<_, u32>::try_from(&hash).map(drop),
+        BloomFilter::<_, u32>::try_from(&hash).map(drop),
+        LpmTrie::<_, u32, u32>::try_from(&hash).map(drop),
+        StackTraceMap::try_from(&hash).map(drop),
+        ProgramArray::try_from(&hash).map(drop),
+        XskMap::try_from(&hash).map(drop),
+        DevMap::try_from(&hash).map(drop),
+        DevMapHash::try_from(&hash).map(drop),
+        CpuMap::try_from(&hash).map(drop),
+        SockMap::try_from(&hash).map(drop),
+        SockHash::<_, u32>::try_from(&hash).map(drop),
+        ArrayOfMaps::try_from(&hash).map(drop),
+        HashOfMaps::<_, u32>::try_from(&hash).map(drop),
+        SkStorage::<_, u32>::try_from(&hash).map(drop),
+        TaskStorage::<_, u32>::try_from(&hash).map(drop),
+        InodeStorage::<_, u32>::try_from(&hash).map(drop),
+        CgroupStorage::<_, u32>::try_from(&hash).map(drop),
+    ];
+    for (i, result) in wrong.into_iter().enumerate() {
+        assert!(
+            matches!(result, Err(MapError::WrongMapType { .. })),
+            "view {i}: {result:?}"
+        );
+    }
+    // Sizes are checked too: an LPM trie of 8-byte keys is `Key<u32>`, not `Key<u64>`.
+    let trie = MapData::create(&MapCreate {
+        map_type: BPF_MAP_TYPE_LPM_TRIE,
+        key_size: 8,
+        value_size: 4,
+        max_entries: 4,
+        map_flags: crate::sys::uapi::consts::BPF_F_NO_PREALLOC,
+        name: "maps_trie_size",
+        ..Default::default()
+    })
+    .expect("trie");
+    let err = LpmTrie::<_, u64, u32>::try_from(&trie).expect_err("key size");
+    assert!(
+        matches!(
+            err,
+            MapError::KeySizeMismatch {
+                map_size: 8,
+                type_size: 12,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let queue = create(BPF_MAP_TYPE_QUEUE, 0, 8, 4, "maps_queue_size");
+    assert!(matches!(
+        Queue::<_, u32>::try_from(&queue),
+        Err(MapError::ValueSizeMismatch { map_size: 8, .. })
+    ));
+}

@@ -68,4 +68,5 @@ pub use prog::{
     TestRunOutput,
 };
 pub use release::{effective_uid, kernel_release};
+pub(crate) use syscall::AttrFd;
 pub use syscall::{bpf, command_name, SyscallError};

@@ -22,7 +22,6 @@ use std::time::Duration;
 /// Set to make kernel tests fail, instead of skip, when they cannot run (CI sets it).
 pub const REQUIRE_ENV: &str = "BPFKIT_REQUIRE_KERNEL_TESTS";
 
-
 /// Returns from the calling test unless it can use the kernel (root): prints
 /// `skipped: <test>: needs root ...` on stdout and stderr, or panics when
 /// `BPFKIT_REQUIRE_KERNEL_TESTS=1`. Test files declare `#[macro_use] mod common;`.
