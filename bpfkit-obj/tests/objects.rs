@@ -531,7 +531,14 @@ fn hidden_subprograms_become_static_in_the_kernel_btf() {
     assert_eq!(linkage_in(file_btf, "memset"), Some(BTF_FUNC_GLOBAL));
     let kernel_btf = bpfkit_obj::Btf::parse(&object.kernel_btf().unwrap().unwrap()).unwrap();
     for helper in ["memset", "memcpy", "memmove"] {
-        assert_eq!(linkage_in(&kernel_btf, helper), Some(BTF_FUNC_STATIC), "{helper}");
+        assert_eq!(
+            linkage_in(&kernel_btf, helper),
+            Some(BTF_FUNC_STATIC),
+            "{helper}"
+        );
     }
-    assert_eq!(linkage_in(&kernel_btf, "stack_memory"), Some(BTF_FUNC_GLOBAL));
+    assert_eq!(
+        linkage_in(&kernel_btf, "stack_memory"),
+        Some(BTF_FUNC_GLOBAL)
+    );
 }
