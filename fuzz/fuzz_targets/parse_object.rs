@@ -1,5 +1,5 @@
 //! Any bytes: `Object::parse` returns an object or an error, and every program of a parsed object
-//! links (or fails to) without panicking.
+//! links (or fails to), and its BTF is rewritten for the kernel, without panicking.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -12,5 +12,6 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         let _ = object.relocations();
+        let _ = object.kernel_btf();
     }
 });
