@@ -4,6 +4,7 @@
 //! cargo run --release --manifest-path benches/Cargo.toml -- btf [runs]
 //! cargo run --release --manifest-path benches/Cargo.toml -- load [runs] [object.bpf.o] [program]
 //! cargo run --release --manifest-path benches/Cargo.toml -- load-phases [runs] [object.bpf.o] [program]
+//! cargo run --release --manifest-path benches/Cargo.toml -- readers [records] [rounds]
 //! ```
 //!
 //! `btf`: kernel BTF load + lookup of `task_struct` by name + byte offset of its `pid` member.
@@ -17,9 +18,16 @@
 //! first iteration ("cold") includes reading kernel BTF; bpfkit keeps it for the process, libbpf
 //! and Aya read it again on every load, as their users would see. See `load.rs`. `load-phases`
 //! splits bpfkit's load into its phases (`phases.rs`).
+//!
+//! `readers` (root): the cost of draining `records` (default 100000) events of 16 and 256 bytes
+//! from a ring buffer and from a perf buffer (one CPU's ring), produced by
+//! `fixtures/readers.bpf.o` through BPF_PROG_TEST_RUN, by each library in a fresh child process:
+//! median of `rounds` (default 20) produce-then-drain rounds, each checked (count, lengths, lost,
+//! sum of sequence numbers). See `readers.rs`.
 
 mod load;
 mod phases;
+mod readers;
 
 use std::ffi::{CStr, CString};
 use std::process::Command;
@@ -43,12 +51,14 @@ fn main() {
         Some("child-load") => load::child(&args[2..]),
         Some("load") => load::parent(&args[2..]),
         Some("load-phases") => phases::run(&args[2..]),
+        Some("child-readers") => readers::child(&args[2..]),
+        Some("readers") => readers::parent(&args[2..]),
         Some("btf") => {
             let runs = args.get(2).and_then(|r| r.parse().ok()).unwrap_or(50);
             parent_btf(runs)
         }
         _ => {
-            eprintln!("usage: bpfkit-bench btf [runs] | load [runs] [object.bpf.o] [program] | load-phases [runs] [object.bpf.o] [program]");
+            eprintln!("usage: bpfkit-bench btf [runs] | load [runs] [object.bpf.o] [program] | load-phases [runs] [object.bpf.o] [program] | readers [records] [rounds]");
             std::process::exit(2);
         }
     }

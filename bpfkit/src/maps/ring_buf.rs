@@ -107,6 +107,11 @@ pub struct RingBuf<T> {
     mask: u64,
     /// How far samples have been consumed.
     position: u64,
+    /// The producer position as last read: records before it have been reserved. Read again
+    /// only when `position` reaches it, so a batch costs one acquire load of it rather than one
+    /// per record (each record's own header is still read with acquire ordering: that is what
+    /// says it is complete).
+    produced: u64,
     /// The position last written to the consumer page.
     committed: u64,
 }
@@ -140,6 +145,7 @@ impl<T: Borrow<MapData>> RingBuf<T> {
             data_offset: page,
             mask: (size as u64).wrapping_sub(1),
             position,
+            produced: position,
             committed: position,
         })
     }
@@ -153,12 +159,15 @@ impl<T: Borrow<MapData>> RingBuf<T> {
     /// is still being written). Discarded records are skipped. The sample borrows the ring;
     /// dropping it consumes it.
     #[allow(clippy::should_implement_trait)] // a lending iterator: samples borrow the ring
+    #[inline]
     pub fn next(&mut self) -> Option<RingBufItem<'_, T>> {
         loop {
-            let produced = self.producer.load_acquire_u64(0)?;
-            if self.position >= produced {
-                self.commit();
-                return None;
+            if self.position >= self.produced {
+                self.produced = self.producer.load_acquire_u64(0)?;
+                if self.position >= self.produced {
+                    self.commit();
+                    return None;
+                }
             }
             let header_at = self.data_offset + (self.position & self.mask) as usize;
             let word = self.producer.load_acquire_u32(header_at)?;
@@ -185,6 +194,7 @@ impl<T: Borrow<MapData>> RingBuf<T> {
     }
 
     /// Writes the consumed position for the kernel, if it moved since the last write.
+    #[inline]
     pub fn commit(&mut self) {
         if self.position != self.committed {
             // The consumer page is writable and 8 aligned at 0: this cannot fail.
@@ -281,6 +291,7 @@ pub struct RingBufItem<'a, T> {
 impl<T> Deref for RingBufItem<'_, T> {
     type Target = [u8];
 
+    #[inline]
     fn deref(&self) -> &[u8] {
         // Checked in `next`; the kernel does not write the sample until we move past it.
         self.ring
@@ -291,6 +302,7 @@ impl<T> Deref for RingBufItem<'_, T> {
 }
 
 impl<T> Drop for RingBufItem<'_, T> {
+    #[inline]
     fn drop(&mut self) {
         let ring = &mut *self.ring;
         ring.position = self.next_position;
