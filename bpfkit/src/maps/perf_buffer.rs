@@ -498,15 +498,21 @@ impl PerfEventArrayBuffer {
             // 8-aligned positions in a ring whose size is a multiple of 8: the header is
             // contiguous, and read in place. (Only a position left unaligned by a record that
             // makes no sense could put it across the end; then it is copied out.)
-            let mut header = [0u8; HEADER_LEN];
-            match self
+            let header = match self
                 .ring
                 .bytes(self.data_offset + offset, HEADER_LEN)
                 .filter(|_| offset + HEADER_LEN <= self.data_size as usize)
+                .and_then(|bytes| bytes.first_chunk::<HEADER_LEN>())
             {
-                Some(bytes) => header.copy_from_slice(bytes),
-                None => self.copy_out(self.tail, &mut header)?,
-            }
+                Some(bytes) => u64::from_ne_bytes(*bytes),
+                None => {
+                    let mut bytes = [0u8; HEADER_LEN];
+                    self.copy_out(self.tail, &mut bytes)?;
+                    u64::from_ne_bytes(bytes)
+                }
+            };
+            // `struct perf_event_header { u32 type; u16 misc; u16 size; }`, native-endian.
+            let header = header.to_ne_bytes();
             let kind = u32::from_ne_bytes([header[0], header[1], header[2], header[3]]);
             let size = u64::from(u16::from_ne_bytes([header[6], header[7]]));
             if size < HEADER_LEN as u64 || size > available {

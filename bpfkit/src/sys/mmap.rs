@@ -172,6 +172,8 @@ impl SharedMapping {
     /// The address of `size` bytes at `offset`, when they lie inside the mapping and
     /// `offset` is a multiple of `size` (so that atomics on it are aligned: the mapping starts
     /// on a page boundary).
+    // Inlined: readers call these once or twice per record, from other crates' loops.
+    #[inline]
     fn aligned(&self, offset: usize, size: usize) -> Option<*mut u8> {
         let end = offset.checked_add(size)?;
         if end > self.len || offset % size != 0 {
@@ -182,6 +184,7 @@ impl SharedMapping {
     }
 
     /// Reads the u64 at `offset` with acquire ordering; `None` when out of range or unaligned.
+    #[inline]
     pub fn load_acquire_u64(&self, offset: usize) -> Option<u64> {
         let ptr = self.aligned(offset, 8)?;
         // SAFETY: 8 aligned bytes inside the mapping, which lives as long as `self`; the kernel
@@ -191,6 +194,7 @@ impl SharedMapping {
     }
 
     /// Reads the u32 at `offset` with acquire ordering; `None` when out of range or unaligned.
+    #[inline]
     pub fn load_acquire_u32(&self, offset: usize) -> Option<u32> {
         let ptr = self.aligned(offset, 4)?;
         // SAFETY: as in load_acquire_u64, for 4 aligned bytes.
@@ -200,6 +204,7 @@ impl SharedMapping {
 
     /// Writes the u64 at `offset` with release ordering; `None` when out of range, unaligned or
     /// the mapping is read-only.
+    #[inline]
     pub fn store_release_u64(&self, offset: usize, value: u64) -> Option<()> {
         if !self.writable {
             return None;
@@ -216,6 +221,7 @@ impl SharedMapping {
     ///
     /// The caller vouches that nobody writes them while the slice is borrowed: for a ring
     /// buffer, a committed sample the consumer position has not passed yet.
+    #[inline]
     pub fn bytes(&self, offset: usize, len: usize) -> Option<&[u8]> {
         let end = offset.checked_add(len)?;
         if end > self.len {
