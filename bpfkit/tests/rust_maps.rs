@@ -552,29 +552,43 @@ enum RedirectVia {
     SockHash,
 }
 
+/// A TCP connection on loopback: (client, server).
+fn loopback_tcp_pair() -> (std::net::TcpStream, std::net::TcpStream) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen on loopback");
+    let client =
+        std::net::TcpStream::connect(listener.local_addr().expect("address")).expect("connect");
+    let (server, _) = listener.accept().expect("accept");
+    (client, server)
+}
+
+/// Attaches program `name` to the `sockets` sockmap as `attach_type` (detached when the map
+/// and program close).
+fn attach_to_sockets(ebpf: &Ebpf, name: &str, attach_type: u32) {
+    let program = ebpf
+        .program(name)
+        .unwrap_or_else(|| panic!("program {name}"));
+    sys::prog_attach(
+        sys::LinkTarget::Fd(map_data(ebpf, "sockets").fd()),
+        program.data().fd().expect("loaded"),
+        attach_type,
+        0,
+        None,
+    )
+    .unwrap_or_else(|e| panic!("attaching {name} to the sockmap: {e}"));
+}
+
 /// sk_msg on a loopback TCP connection: with `maps_msg` attached to `sockets` and the client in
 /// `sockets[1]`, a message the client sends is counted in the client's `socket_messages` (socket
 /// storage) and redirected to the server socket's send path (`via` says where the server
 /// is): the client reads its own message back.
 fn sk_msg_redirect(via: RedirectVia) {
     use std::io::{Read, Write};
-    use std::net::{TcpListener, TcpStream};
     use std::time::Duration;
 
     let ebpf = load();
-    let listener = TcpListener::bind("127.0.0.1:0").expect("listen on loopback");
-    let mut client = TcpStream::connect(listener.local_addr().expect("address")).expect("connect");
-    let (server, _) = listener.accept().expect("accept");
+    let (mut client, server) = loopback_tcp_pair();
     let sockets = map_data(&ebpf, "sockets");
-    let program = ebpf.program("maps_msg").expect("maps_msg");
-    sys::prog_attach(
-        sys::LinkTarget::Fd(sockets.fd()),
-        program.data().fd().expect("loaded"),
-        BPF_SK_MSG_VERDICT,
-        0,
-        None,
-    )
-    .expect("attach sk_msg to the sockmap");
+    attach_to_sockets(&ebpf, "maps_msg", BPF_SK_MSG_VERDICT);
     let socket_map = SockMap::try_from(sockets).expect("socket map");
     match via {
         RedirectVia::SockMap => socket_map
@@ -724,24 +738,13 @@ fn rust_perf_event_array_output_reaches_the_perf_ring() {
 #[test]
 fn rust_stream_verdict_redirects_through_the_sockmap() {
     use std::io::{Read, Write};
-    use std::net::{TcpListener, TcpStream};
     use std::time::Duration;
 
     require_root!();
     let ebpf = load();
-    let listener = TcpListener::bind("127.0.0.1:0").expect("listen on loopback");
-    let mut client = TcpStream::connect(listener.local_addr().expect("address")).expect("connect");
-    let (server, _) = listener.accept().expect("accept");
+    let (mut client, server) = loopback_tcp_pair();
     let sockets = map_data(&ebpf, "sockets");
-    let program = ebpf.program("maps_verdict").expect("maps_verdict");
-    sys::prog_attach(
-        sys::LinkTarget::Fd(sockets.fd()),
-        program.data().fd().expect("loaded"),
-        BPF_SK_SKB_STREAM_VERDICT,
-        0,
-        None,
-    )
-    .expect("attach the stream verdict to the sockmap");
+    attach_to_sockets(&ebpf, "maps_verdict", BPF_SK_SKB_STREAM_VERDICT);
     SockMap::try_from(sockets)
         .expect("socket map")
         .set(0, &server, UpdateFlags::empty())
